@@ -1,0 +1,54 @@
+"""The model contract shared by every family, and input checks.
+
+A family exposes pure functions (see ``ModelFamily``).  ``apply`` returns the
+family's ``Outputs`` and the updated model state (batch-norm statistics; the
+input state unchanged when ``train=False``).
+"""
+
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+Variables = dict[str, Any]
+
+
+class ModelFamily(Protocol):
+    """What ``ocg_jax.train`` knows of a model."""
+
+    name: str
+    image_shape: tuple[int, int, int]  # (H, W, C)
+    #: names of the per-example loss terms in ``outputs.losses`` that are KLs
+    kl_terms: tuple[str, ...]
+
+    def init(self, rng: Array, batch: Array) -> Variables: ...
+
+    def apply(self, variables: Variables, images: Array, rng: Array, *,
+              train: bool) -> tuple[Any, Variables]: ...
+
+    def sample(self, variables: Variables, rng: Array, num: int) -> Any: ...
+
+    def features(self, outputs: Any) -> Array: ...
+
+
+def check_images(images, image_shape: tuple[int, int, int]) -> None:
+    """Raise a clear error unless ``images`` is float ``[B, H, W, C]`` in [0, 1].
+
+    The value range is checked only on concrete arrays (not under ``jit``).
+    """
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[1:] != tuple(image_shape):
+        raise ValueError(
+            f"images must have shape [B, {', '.join(map(str, image_shape))}] for this model, "
+            f"got {list(shape)}")
+    if not jnp.issubdtype(images.dtype, jnp.floating):
+        raise TypeError(
+            f"images must be floating point in [0, 1], got dtype {images.dtype}; "
+            "convert uint8 images with ocg_jax.data.pipeline.to_float")
+    if isinstance(images, jax.core.Tracer):
+        return
+    lo, hi = float(np.min(images)), float(np.max(images))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"image values must lie in [0, 1], got range [{lo:.3g}, {hi:.3g}]")

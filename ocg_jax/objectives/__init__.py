@@ -1,0 +1,1 @@
+"""Pure loss pieces: likelihoods, KL terms, GECO."""
