@@ -1,0 +1,20 @@
+"""GENESIS-S (no component VAE; broadcast decoder on the mask latents) on multi-dSprites.
+
+    python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py --workdir=runs/genesis_s
+    python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:quick --workdir=runs/quick_s
+"""
+
+import ml_collections
+
+from experiments.configs.common import base_config, make_quick
+from experiments.configs.genesis_multi_dsprites import model_config
+
+
+def get_config(variant: str = "") -> ml_collections.ConfigDict:
+    c = base_config()
+    c.model = model_config("genesis_s")
+    if variant == "quick":
+        make_quick(c)
+    elif variant:
+        raise ValueError(f"unknown config variant {variant!r}; known: 'quick'")
+    return c

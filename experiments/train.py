@@ -1,0 +1,27 @@
+"""Train a model from a config file.
+
+    python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py:quick \
+        --workdir=runs/quick [--config.batch_size=16 ...]
+"""
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from experiments.xla_flags import set_cpu_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "directory for checkpoints, logs and images")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    del argv
+    set_cpu_flags()
+    from ocg_jax.train.loop import train_and_evaluate  # after the XLA flags are set
+
+    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,1 @@
+"""Datasets: procedural renderers, tfds builders, the sharded grain pipeline."""

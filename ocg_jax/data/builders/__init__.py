@@ -1,0 +1,22 @@
+"""tfds builders, one package per dataset; ``get_builder`` finds them by name."""
+
+import importlib
+
+import tensorflow_datasets as tfds
+
+#: dataset name -> module holding its ``Builder``
+BUILDERS = {
+    "multi_dsprites": "ocg_jax.data.builders.multi_dsprites.multi_dsprites_dataset_builder",
+}
+
+
+def get_builder(name: str, config: str | None = None,
+                data_dir: str | None = None) -> tfds.core.DatasetBuilder:
+    """The tfds builder ``name`` with builder config ``config``."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(BUILDERS)}")
+    builder_cls = importlib.import_module(BUILDERS[name]).Builder
+    known = [c.name for c in builder_cls.BUILDER_CONFIGS]
+    if config is not None and config not in known:
+        raise ValueError(f"dataset {name!r} has no config {config!r}; known: {known}")
+    return builder_cls(config=config, data_dir=data_dir, file_format="array_record")

@@ -1,0 +1,121 @@
+"""tfds data source -> grain -> global ``jax.Array`` batches sharded over ``('data',)``.
+
+    source = load_source("multi_dsprites", "tiny", "train", data_dir)
+    loader = ShardedLoader(source, batch_size=32, sharding=batch_sharding(mesh), seed=0)
+    batch = next(loader)  # {"image": uint8 [32, 64, 64, 3]} spread over devices
+
+The loader's position is ``loader.get_state()`` / ``set_state`` (JSON-able);
+the train loop checkpoints it with the train state.
+"""
+
+import json
+from collections.abc import Sequence
+
+import grain
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ocg_jax.data.builders import get_builder
+
+
+def load_source(name: str, config: str | None, split: str, data_dir: str | None = None,
+                prepare: bool = True):
+    """Random-access source of one split; builds procedural datasets if asked.
+
+    Raises ``FileNotFoundError`` naming the directory when the dataset is not
+    prepared and ``prepare`` is False.
+    """
+    builder = get_builder(name, config, data_dir)
+    if not builder.is_prepared():
+        if not prepare:
+            raise FileNotFoundError(
+                f"dataset {name}/{config} is not prepared in {builder.data_dir}; set "
+                "config.data.prepare=True to generate it, or point config.data.data_dir "
+                "at the directory that holds it")
+        builder.download_and_prepare()
+    splits = list(builder.info.splits.keys())
+    if split not in splits:
+        raise ValueError(f"dataset {name}/{config} has no split {split!r}; it has {splits}")
+    return builder.as_data_source(split=split)
+
+
+def to_float(images: jax.Array) -> jax.Array:
+    """uint8 ``[..., C]`` in [0, 255] -> float32 in [0, 1]."""
+    if images.dtype != jnp.uint8:
+        raise TypeError(f"expected uint8 images, got {images.dtype}")
+    return images.astype(jnp.float32) / 255.0
+
+
+def check_image_batch(images, image_shape: Sequence[int]) -> None:
+    """Clear errors for a batch that does not fit the model (dtype, rank, size)."""
+    if images.dtype != np.uint8:
+        raise TypeError(f"dataset images must be uint8 in [0, 255], got {images.dtype}")
+    if tuple(images.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"dataset images have shape {tuple(images.shape[1:])} but the model expects "
+            f"{tuple(image_shape)}; set config.model.image_size (and the dataset config) to match")
+
+
+class ShardedLoader:
+    """Iterator of global batches: grain ``MapDataset`` -> process-local numpy -> jax.Array.
+
+    Each process reads its own slice of the (seeded, shuffled, repeated) source
+    and contributes ``batch_size / process_count`` examples to a global batch
+    sharded on its first axis.
+    """
+
+    def __init__(self, source, *, batch_size: int, sharding: jax.sharding.NamedSharding,
+                 seed: int = 0, shuffle: bool = True, repeat: bool = True,
+                 fields: Sequence[str] = ("image",), num_threads: int = 2,
+                 prefetch: int = 4):
+        n_proc = jax.process_count()
+        num_shards = sharding.mesh.size
+        if batch_size % num_shards or batch_size % n_proc:
+            raise ValueError(f"batch_size {batch_size} must be divisible by the number of "
+                             f"devices ({num_shards}) and processes ({n_proc})")
+        if len(source) < batch_size // n_proc:
+            raise ValueError(f"batch_size {batch_size} exceeds the {len(source)} examples "
+                             "of the split")
+        self.sharding = sharding
+        self.fields = tuple(fields)
+        ds = grain.MapDataset.source(source).seed(seed)
+        ds = ds[jax.process_index()::n_proc]
+        if shuffle:
+            ds = ds.shuffle()
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.map(self._select).batch(batch_size // n_proc, drop_remainder=True)
+        self._dataset = ds.to_iter_dataset(
+            grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
+        self._iter = iter(self._dataset)
+
+    def _select(self, example: dict) -> dict:
+        missing = [f for f in self.fields if f not in example]
+        if missing:
+            raise KeyError(f"dataset examples have no field(s) {missing}; "
+                           f"they have {sorted(example)}")
+        return {f: np.asarray(example[f]) for f in self.fields}
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict[str, jax.Array]:
+        local = next(self._iter)
+        return {k: jax.make_array_from_process_local_data(self.sharding, v)
+                for k, v in local.items()}
+
+    def get_state(self) -> dict:
+        """JSON-able position of the iterator."""
+        return json.loads(json.dumps(self._iter.get_state(), default=_jsonable))
+
+    def set_state(self, state: dict) -> None:
+        self._iter.set_state(state)
+
+
+def _jsonable(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, bytes):
+        return obj.decode()
+    raise TypeError(f"cannot store {type(obj)} in the loader state")

@@ -1,0 +1,1 @@
+"""The training engine: state, steps, sharding, checkpoints, logging, loop."""

@@ -1,0 +1,74 @@
+"""Orbax ``CheckpointManager`` over (train state, loader position, run metadata).
+
+The metadata names the model and its config; restoring into a run of another
+model raises a clear error instead of a tree-structure mismatch deep in orbax.
+"""
+
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+from ocg_jax.train.state import TrainState
+
+
+class CheckpointMismatchError(ValueError):
+    """The workdir holds a checkpoint of a different model or configuration."""
+
+
+class Checkpointer:
+    """Saves every ``save_every`` steps (and when forced); keeps ``max_to_keep``."""
+
+    def __init__(self, directory: str | Path, *, save_every: int, max_to_keep: int = 3):
+        self.directory = Path(directory).absolute()
+        self._mngr = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                                 save_interval_steps=save_every, create=True),
+            item_names=("state", "loader", "meta"),
+        )
+
+    def latest_step(self) -> int | None:
+        return self._mngr.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self._mngr.all_steps())
+
+    def should_save(self, step: int) -> bool:
+        return self._mngr.should_save(step)
+
+    def save(self, step: int, state: TrainState, loader_state: dict, meta: dict,
+             force: bool = False) -> bool:
+        return self._mngr.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), loader=ocp.args.JsonSave(loader_state),
+            meta=ocp.args.JsonSave(meta)), force=force)
+
+    def read_meta(self, step: int | None = None) -> dict:
+        step = self.latest_step() if step is None else step
+        return self._mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))[
+            "meta"]
+
+    def restore(self, target: TrainState, meta: dict, step: int | None = None):
+        """``(state, loader_state)`` at ``step`` (default latest), shaped like ``target``.
+
+        Raises ``CheckpointMismatchError`` if the stored model/config differ from ``meta``.
+        """
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        stored = self.read_meta(step)
+        for key in ("model", "model_config"):
+            if stored.get(key) != meta.get(key):
+                raise CheckpointMismatchError(
+                    f"{self.directory} holds a checkpoint of {key}={stored.get(key)!r}, but this "
+                    f"run has {key}={meta.get(key)!r}; use a fresh --workdir")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        out = self._mngr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), loader=ocp.args.JsonRestore()))
+        return out["state"], out["loader"]
+
+    def wait(self) -> None:
+        self._mngr.wait_until_finished()
+
+    def close(self) -> None:
+        self._mngr.close()

@@ -1,0 +1,50 @@
+"""What a run writes: metrics.jsonl, TensorBoard events, PNG grids, a progress bar."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from tensorboardX import SummaryWriter
+from tqdm.auto import tqdm
+
+from ocg_jax import viz
+
+
+class RunLogger:
+    """Writes scalars to ``metrics.jsonl`` and TensorBoard, images to ``images/`` and TB."""
+
+    def __init__(self, workdir: str | Path, *, total_steps: int, initial_step: int = 0,
+                 progress: bool = True):
+        self.workdir = Path(workdir)
+        (self.workdir / "images").mkdir(parents=True, exist_ok=True)
+        self._jsonl = open(self.workdir / "metrics.jsonl", "a")  # noqa: SIM115
+        self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+        self._bar = tqdm(total=total_steps, initial=initial_step, disable=not progress,
+                         unit="step", dynamic_ncols=True)
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        row = {"step": int(step), **{k: float(v) for k, v in values.items()}}
+        self._jsonl.write(json.dumps(row) + "\n")
+        self._jsonl.flush()
+        for k, v in values.items():
+            if math.isfinite(float(v)):
+                self._tb.add_scalar(k, float(v), step)
+
+    def progress(self, step: int, values: dict[str, float]) -> None:
+        self._bar.n = int(step)
+        shown = {k: f"{float(values[k]):.4g}" for k in ("loss", "nll", "beta") if k in values}
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.refresh()
+
+    def image(self, step: int, name: str, array: np.ndarray) -> Path:
+        """Save ``array`` (uint8 ``[H, W, 3]``) as ``images/{name}_{step:07d}.png`` and to TB."""
+        path = self.workdir / "images" / f"{name}_{int(step):07d}.png"
+        viz.save_png(array, path)
+        self._tb.add_image(name, array, step, dataformats="HWC")
+        return path
+
+    def close(self) -> None:
+        self._bar.close()
+        self._jsonl.close()
+        self._tb.close()

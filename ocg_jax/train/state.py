@@ -1,0 +1,35 @@
+"""``TrainState``: everything a run needs to continue, as one pytree."""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from ocg_jax.models.base import ModelFamily
+from ocg_jax.train.sharding import replicated
+
+
+@struct.dataclass
+class TrainState:
+    step: jax.Array  # [] int32, number of updates done
+    params: Any
+    model_state: Any  # non-parameter collections, e.g. {"batch_stats": ...}
+    opt_state: Any
+    rng: jax.Array  # [2] uint32 base key; step keys are fold_in(rng, step)
+
+
+def create_train_state(model: ModelFamily, tx: optax.GradientTransformation,
+                       rng: jax.Array, mesh: jax.sharding.Mesh) -> TrainState:
+    """Initialise parameters, optimiser state and RNG, replicated over ``mesh``."""
+
+    def init(rng):
+        init_rng, state_rng = jax.random.split(rng)
+        images = jnp.zeros((1, *model.image_shape), jnp.float32)
+        variables = dict(model.init(init_rng, images))
+        params = variables.pop("params")
+        return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
+                          opt_state=tx.init(params), rng=state_rng)
+
+    return jax.jit(init, out_shardings=replicated(mesh))(rng)

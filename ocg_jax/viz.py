@@ -1,0 +1,59 @@
+"""Image grids of scenes, masks and components, as uint8 arrays ready for PNG."""
+
+import numpy as np
+from PIL import Image
+
+
+def _to_uint8(x) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def grid(rows: list[np.ndarray], pad: int = 2) -> np.ndarray:
+    """Tile ``rows`` (each ``[N, H, W, 3]`` float in [0, 1]) into one uint8 image.
+
+    Row r, column n shows ``rows[r][n]``; ``pad`` white pixels between tiles.
+    """
+    n, h, w, _ = rows[0].shape
+    out = np.full((len(rows) * (h + pad) + pad, n * (w + pad) + pad, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for i in range(n):
+            y, x = pad + r * (h + pad), pad + i * (w + pad)
+            out[y:y + h, x:x + w] = _to_uint8(row[i])
+    return out
+
+
+def palette(k: int) -> np.ndarray:
+    """``[k, 3]`` distinct colours in [0, 1] for segment ids."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
+    return np.asarray([cmap(i % cmap.N)[:3] for i in range(k)], np.float32)
+
+
+def segmentation_overlay(images, log_masks, alpha: float = 0.5) -> np.ndarray:
+    """``[B, H, W, 3]``: the argmax segment's colour blended over the image."""
+    masks = np.exp(np.asarray(log_masks))[..., 0]  # [B, K, H, W]
+    seg = masks.argmax(axis=1)
+    colours = palette(masks.shape[1])[seg]
+    return (1 - alpha) * np.asarray(images) + alpha * colours
+
+
+def scene_rows(images, recon, log_masks, components, num: int = 8) -> list[np.ndarray]:
+    """Rows: input, reconstruction, segmentation, then per component k its mask and
+    its masked appearance ``m_k * x_k``."""
+    images, recon = np.asarray(images)[:num], np.asarray(recon)[:num]
+    masks = np.exp(np.asarray(log_masks)[:num])  # [B, K, H, W, 1]
+    comps = np.asarray(components)[:num]
+    rows = [images, recon, segmentation_overlay(images, log_masks[:num])]
+    for k in range(masks.shape[1]):
+        rows.append(np.repeat(masks[:, k], 3, axis=-1))
+        rows.append(masks[:, k] * comps[:, k])
+    return rows
+
+
+def save_png(array: np.ndarray, path, scale: int = 2) -> None:
+    img = Image.fromarray(array)
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    img.save(path)
