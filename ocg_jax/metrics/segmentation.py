@@ -4,7 +4,7 @@ Inputs are integer label maps ``[B, ...]`` (any trailing shape, e.g.
 ``[B, H, W]``); label 0 of ``true_ids`` is the background.  Both functions
 return ``[B]`` and are jit-able; under ``jit`` pass ``num_true`` /
 ``num_pred`` (one more than the largest label), which are otherwise read off
-the data.
+the data; labels at or above them are not counted.
 """
 
 import jax

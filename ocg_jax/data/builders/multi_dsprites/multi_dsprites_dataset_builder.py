@@ -44,6 +44,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                             description="5k / 500 / 1k, for short runs on a CPU."),
         MultiDspritesConfig(name="tiny", num_train=256, num_validation=64, num_test=64,
                             description="256 / 64 / 64, for tests and demos."),
+        MultiDspritesConfig(name="tiny_32px", num_train=64, num_validation=16, num_test=16,
+                            image_size=32, description="64 / 16 / 16 at 32x32, for engine tests."),
     ]
     DEFAULT_CONFIG_NAME = "full"
 

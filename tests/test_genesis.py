@@ -1,0 +1,84 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ocg_jax.models.genesis import Genesis, GenesisNet
+from ocg_jax.models.registry import get_model
+from ocg_jax.objectives.kl import gaussian_log_prob
+
+SMALL = dict(image_size=32, enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1),
+             num_slots=4)
+
+
+@pytest.fixture(scope="module", params=["genesis", "genesis_s"])
+def model_and_vars(request):
+    model = get_model({"name": request.param, **SMALL})
+    x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
+    return model, model.init(jax.random.PRNGKey(1), x), x
+
+
+def test_outputs_shapes_and_masks(model_and_vars):
+    model, variables, x = model_and_vars
+    out, state = model.apply(variables, x, jax.random.PRNGKey(2), train=True)
+    assert out.recon.shape == (3, 32, 32, 3)
+    assert out.log_masks.shape == (3, 4, 32, 32, 1)
+    assert out.components.shape == (3, 4, 32, 32, 3)
+    np.testing.assert_allclose(jnp.exp(out.log_masks).sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out.recon, (jnp.exp(out.log_masks) * out.components).sum(1),
+                               atol=1e-5)
+    assert set(out.losses) == {"nll", *model.kl_terms}
+    for v in out.losses.values():
+        assert v.shape == (3,) and bool(jnp.all(jnp.isfinite(v)))
+    # batch-norm statistics move in training, not in evaluation
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state["batch_stats"],
+                         variables["batch_stats"])
+    assert any(jax.tree.leaves(moved))
+    _, same = model.apply(variables, x, jax.random.PRNGKey(2), train=False)
+    jax.tree.map(np.testing.assert_array_equal, same["batch_stats"], variables["batch_stats"])
+    feats = model.features(out)
+    want = 3 * 64 + 4 * 16 if model.name == "genesis" else 4 * 64
+    assert feats.shape == (3, want)
+
+
+def test_kl_m_is_the_mc_estimate_against_the_autoregressive_prior(model_and_vars):
+    model, variables, x = model_and_vars
+    out, _ = model.apply(variables, x, jax.random.PRNGKey(3), train=False)
+    net = model.net
+    pm_mean, pm_std = net.apply(variables, out.zm, method=GenesisNet._mask_prior)
+    assert np.allclose(pm_mean[:, 0], 0) and np.allclose(pm_std[:, 0], 1)
+    assert float(jnp.abs(pm_mean).max()) <= 1.0  # tanh on the prior mean
+    # the prior of z_k depends only on z_<k
+    zm2 = out.zm.at[:, 2:].add(1.0)
+    m2, _ = net.apply(variables, zm2, method=GenesisNet._mask_prior)
+    np.testing.assert_allclose(m2[:, :3], pm_mean[:, :3], atol=1e-6)
+    log_p = gaussian_log_prob(out.zm, pm_mean, pm_std).sum((1, 2))
+    assert bool(jnp.all(jnp.isfinite(log_p)))
+
+
+def test_samples(model_and_vars):
+    model, variables, _ = model_and_vars
+    s = model.sample(variables, jax.random.PRNGKey(4), 5)
+    assert s.recon.shape == (5, 32, 32, 3) and s.log_masks.shape == (5, 4, 32, 32, 1)
+    assert float(s.recon.min()) >= 0 and float(s.recon.max()) <= 1
+    assert float(jnp.abs(s.zm_mean[:, 1:]).max()) <= 1.0
+
+
+def test_bad_inputs_give_clear_errors(model_and_vars):
+    model, variables, x = model_and_vars
+    rng = jax.random.PRNGKey(0)
+    with pytest.raises(ValueError, match=r"shape \[B, 32, 32, 3\]"):
+        model.apply(variables, jnp.zeros((2, 64, 64, 3)), rng, train=False)
+    with pytest.raises(TypeError, match="floating point"):
+        model.apply(variables, jnp.zeros((2, 32, 32, 3), jnp.uint8), rng, train=False)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.apply(variables, x * 255.0, rng, train=False)
+
+
+def test_registry_errors():
+    with pytest.raises(ValueError, match="unknown model"):
+        get_model({"name": "gensis"})
+    with pytest.raises(ValueError, match="unknown option"):
+        get_model({"name": "genesis", "num_slot": 5})
+    with pytest.raises(ValueError, match="variant"):
+        Genesis(GenesisNet(variant="x")).init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 3)))
