@@ -19,7 +19,7 @@ def grid(rows: list[np.ndarray], pad: int = 2) -> np.ndarray:
     for r, row in enumerate(rows):
         for i in range(n):
             y, x = pad + r * (h + pad), pad + i * (w + pad)
-            out[y:y + h, x:x + w] = _to_uint8(row[i])
+            out[y : y + h, x : x + w] = _to_uint8(row[i])
     return out
 
 

@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
 
 jax.config.update("jax_num_cpu_devices", 2)
-jax.config.update("jax_compilation_cache_dir",
-                  os.environ.get("OCG_TEST_JAX_CACHE",
-                                 str(Path(tempfile.gettempdir()) / "ocg_jax_test_cache")))
+jax.config.update(
+    "jax_compilation_cache_dir",
+    os.environ.get("OCG_TEST_JAX_CACHE", str(Path(tempfile.gettempdir()) / "ocg_jax_test_cache")),
+)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 

@@ -5,8 +5,9 @@ import importlib
 import ml_collections
 
 
-def tiny_config(config_module: str = "genesis_multi_dsprites",
-                data_dir: str | None = None) -> ml_collections.ConfigDict:
+def tiny_config(
+    config_module: str = "genesis_multi_dsprites", data_dir: str | None = None
+) -> ml_collections.ConfigDict:
     c = importlib.import_module(f"experiments.configs.{config_module}").get_config("quick")
     c.model.image_size = 32
     c.model.enc_channels = (8, 8, 8, 8, 8)

@@ -32,16 +32,23 @@ def test_scene_follows_the_genesis_generator(unique):
         assert set(np.unique(s["image"])) <= levels
         assert (s["shape"][:n] >= 0).all() and (s["shape"][n:] == -1).all()
         # the last object is painted on top: all its pixels are visible
-        last = shape_mask(int(s["shape"][n - 1]), s["scale"][n - 1], s["orientation"][n - 1],
-                          s["x"][n - 1], s["y"][n - 1])
+        last = shape_mask(
+            int(s["shape"][n - 1]),
+            s["scale"][n - 1],
+            s["orientation"][n - 1],
+            s["x"][n - 1],
+            s["y"][n - 1],
+        )
         assert s["visible_pixels"][n - 1] == last.sum()
         for i in range(n):  # every labelled pixel has its object's colour
-            np.testing.assert_array_equal(s["image"][s["mask"] == i + 1],
-                                          np.broadcast_to(s["colour"][i],
-                                                          (s["visible_pixels"][i], 3)))
+            np.testing.assert_array_equal(
+                s["image"][s["mask"] == i + 1],
+                np.broadcast_to(s["colour"][i], (s["visible_pixels"][i], 3)),
+            )
         if unique:
-            colours = [tuple(c) for c in s["colour"][:n]] + [tuple(s["image"][s["mask"] == 0][0])
-                                                            if (s["mask"] == 0).any() else ()]
+            colours = [tuple(c) for c in s["colour"][:n]] + [
+                tuple(s["image"][s["mask"] == 0][0]) if (s["mask"] == 0).any() else ()
+            ]
             colours = [c for c in colours if c]
             assert len(colours) == len(set(colours))
 
@@ -71,16 +78,18 @@ def test_loader_shards_batches_and_resumes(data_dir):
     src = load_source("multi_dsprites", "tiny_32px", "train", data_dir)
     mesh = make_mesh()
     assert mesh.size == 2
-    loader = ShardedLoader(src, batch_size=8, sharding=batch_sharding(mesh), seed=3,
-                           fields=("image", "mask"))
+    loader = ShardedLoader(
+        src, batch_size=8, sharding=batch_sharding(mesh), seed=3, fields=("image", "mask")
+    )
     first = next(loader)
     assert first["image"].shape == (8, 32, 32, 3)
     assert len(first["image"].addressable_shards) == 2
     assert first["image"].addressable_shards[0].data.shape == (4, 32, 32, 3)
     state = loader.get_state()
     nxt = [np.asarray(next(loader)["image"]) for _ in range(3)]
-    other = ShardedLoader(src, batch_size=8, sharding=batch_sharding(mesh), seed=3,
-                          fields=("image", "mask"))
+    other = ShardedLoader(
+        src, batch_size=8, sharding=batch_sharding(mesh), seed=3, fields=("image", "mask")
+    )
     other.set_state(state)
     for want in nxt:
         np.testing.assert_array_equal(np.asarray(next(other)["image"]), want)

@@ -13,8 +13,9 @@ def test_conv2d_and_its_gradients_match_lax(padding, k):
     w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 3, 4))
 
     def ref(x, w):
-        return jax.lax.conv_general_dilated(x, w, (1, 1), padding,
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jax.lax.conv_general_dilated(
+            x, w, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
 
     np.testing.assert_allclose(conv2d(x, w, padding), ref(x, w), atol=1e-4)
     cot = jax.random.normal(jax.random.PRNGKey(2), ref(x, w).shape)

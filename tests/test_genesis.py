@@ -7,8 +7,7 @@ from ocg_jax.models.genesis import Genesis, GenesisNet
 from ocg_jax.models.registry import get_model
 from ocg_jax.objectives.kl import gaussian_log_prob
 
-SMALL = dict(image_size=32, enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1),
-             num_slots=4)
+SMALL = dict(image_size=32, enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1), num_slots=4)
 
 
 @pytest.fixture(scope="module", params=["genesis", "genesis_s"])
@@ -25,14 +24,16 @@ def test_outputs_shapes_and_masks(model_and_vars):
     assert out.log_masks.shape == (3, 4, 32, 32, 1)
     assert out.components.shape == (3, 4, 32, 32, 3)
     np.testing.assert_allclose(jnp.exp(out.log_masks).sum(1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(out.recon, (jnp.exp(out.log_masks) * out.components).sum(1),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out.recon, (jnp.exp(out.log_masks) * out.components).sum(1), atol=1e-5
+    )
     assert set(out.losses) == {"nll", *model.kl_terms}
     for v in out.losses.values():
         assert v.shape == (3,) and bool(jnp.all(jnp.isfinite(v)))
     # batch-norm statistics move in training, not in evaluation
-    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state["batch_stats"],
-                         variables["batch_stats"])
+    moved = jax.tree.map(
+        lambda a, b: bool(jnp.any(a != b)), state["batch_stats"], variables["batch_stats"]
+    )
     assert any(jax.tree.leaves(moved))
     _, same = model.apply(variables, x, jax.random.PRNGKey(2), train=False)
     jax.tree.map(np.testing.assert_array_equal, same["batch_stats"], variables["batch_stats"])

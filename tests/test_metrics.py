@@ -56,8 +56,7 @@ def _covering_numpy(true, pred, ignore_background, weighted):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_segmentation_covering_matches_numpy(ignore_background, weighted):
     true, pred = _random_maps(2)
-    got = segmentation_covering(true, pred, ignore_background=ignore_background,
-                                weighted=weighted)
+    got = segmentation_covering(true, pred, ignore_background=ignore_background, weighted=weighted)
     want = _covering_numpy(true, pred, ignore_background, weighted)
     np.testing.assert_allclose(got, want, atol=1e-6)
     assert float(got[0]) == pytest.approx(1.0)

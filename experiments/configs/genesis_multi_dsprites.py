@@ -1,7 +1,7 @@
 """GENESIS on multi-dSprites (64x64, K = 5, GECO), as in Engelcke et al. 2020.
 
-    python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py --workdir=runs/genesis
-    python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py:quick --workdir=runs/quick
+python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py --workdir=runs/genesis
+python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py:quick --workdir=runs/quick
 """
 
 import ml_collections

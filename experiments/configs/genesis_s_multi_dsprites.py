@@ -1,7 +1,7 @@
 """GENESIS-S (no component VAE; broadcast decoder on the mask latents) on multi-dSprites.
 
-    python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py --workdir=runs/genesis_s
-    python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:quick --workdir=runs/quick_s
+python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py --workdir=runs/genesis_s
+python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:quick --workdir=runs/quick_s
 """
 
 import ml_collections

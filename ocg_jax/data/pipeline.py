@@ -19,8 +19,9 @@ import numpy as np
 from ocg_jax.data.builders import get_builder
 
 
-def load_source(name: str, config: str | None, split: str, data_dir: str | None = None,
-                prepare: bool = True):
+def load_source(
+    name: str, config: str | None, split: str, data_dir: str | None = None, prepare: bool = True
+):
     """Random-access source of one split; builds procedural datasets if asked.
 
     Raises ``FileNotFoundError`` naming the directory when the dataset is not
@@ -32,7 +33,8 @@ def load_source(name: str, config: str | None, split: str, data_dir: str | None 
             raise FileNotFoundError(
                 f"dataset {name}/{config} is not prepared in {builder.data_dir}; set "
                 "config.data.prepare=True to generate it, or point config.data.data_dir "
-                "at the directory that holds it")
+                "at the directory that holds it"
+            )
         builder.download_and_prepare()
     splits = list(builder.info.splits.keys())
     if split not in splits:
@@ -54,7 +56,8 @@ def check_image_batch(images, image_shape: Sequence[int]) -> None:
     if tuple(images.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"dataset images have shape {tuple(images.shape[1:])} but the model expects "
-            f"{tuple(image_shape)}; set config.model.image_size (and the dataset config) to match")
+            f"{tuple(image_shape)}; set config.model.image_size (and the dataset config) to match"
+        )
 
 
 class ShardedLoader:
@@ -65,36 +68,50 @@ class ShardedLoader:
     sharded on its first axis.
     """
 
-    def __init__(self, source, *, batch_size: int, sharding: jax.sharding.NamedSharding,
-                 seed: int = 0, shuffle: bool = True, repeat: bool = True,
-                 fields: Sequence[str] = ("image",), num_threads: int = 2,
-                 prefetch: int = 4):
+    def __init__(
+        self,
+        source,
+        *,
+        batch_size: int,
+        sharding: jax.sharding.NamedSharding,
+        seed: int = 0,
+        shuffle: bool = True,
+        repeat: bool = True,
+        fields: Sequence[str] = ("image",),
+        num_threads: int = 2,
+        prefetch: int = 4,
+    ):
         n_proc = jax.process_count()
         num_shards = sharding.mesh.size
         if batch_size % num_shards or batch_size % n_proc:
-            raise ValueError(f"batch_size {batch_size} must be divisible by the number of "
-                             f"devices ({num_shards}) and processes ({n_proc})")
+            raise ValueError(
+                f"batch_size {batch_size} must be divisible by the number of "
+                f"devices ({num_shards}) and processes ({n_proc})"
+            )
         if len(source) < batch_size // n_proc:
-            raise ValueError(f"batch_size {batch_size} exceeds the {len(source)} examples "
-                             "of the split")
+            raise ValueError(
+                f"batch_size {batch_size} exceeds the {len(source)} examples of the split"
+            )
         self.sharding = sharding
         self.fields = tuple(fields)
         ds = grain.MapDataset.source(source).seed(seed)
-        ds = ds[jax.process_index()::n_proc]
+        ds = ds[jax.process_index() :: n_proc]
         if shuffle:
             ds = ds.shuffle()
         if repeat:
             ds = ds.repeat()
         ds = ds.map(self._select).batch(batch_size // n_proc, drop_remainder=True)
         self._dataset = ds.to_iter_dataset(
-            grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
+            grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)
+        )
         self._iter = iter(self._dataset)
 
     def _select(self, example: dict) -> dict:
         missing = [f for f in self.fields if f not in example]
         if missing:
-            raise KeyError(f"dataset examples have no field(s) {missing}; "
-                           f"they have {sorted(example)}")
+            raise KeyError(
+                f"dataset examples have no field(s) {missing}; they have {sorted(example)}"
+            )
         return {f: np.asarray(example[f]) for f in self.fields}
 
     def __iter__(self):
@@ -102,8 +119,9 @@ class ShardedLoader:
 
     def __next__(self) -> dict[str, jax.Array]:
         local = next(self._iter)
-        return {k: jax.make_array_from_process_local_data(self.sharding, v)
-                for k, v in local.items()}
+        return {
+            k: jax.make_array_from_process_local_data(self.sharding, v) for k, v in local.items()
+        }
 
     def get_state(self) -> dict:
         """JSON-able position of the iterator."""

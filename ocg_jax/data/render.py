@@ -15,8 +15,15 @@ POSITIONS = np.linspace(0.0, 1.0, 32)
 PALETTE_LEVELS = np.array([0, 63, 127, 191, 255], np.uint8)
 
 
-def shape_mask(shape: int, scale: float, orientation: float, x: float, y: float,
-               size: int = 64, supersample: int = 2) -> np.ndarray:
+def shape_mask(
+    shape: int,
+    scale: float,
+    orientation: float,
+    x: float,
+    y: float,
+    size: int = 64,
+    supersample: int = 2,
+) -> np.ndarray:
     """Binary ``[size, size]`` mask of one dSprites shape.
 
     ``shape`` indexes ``SHAPES``; ``x, y`` in [0, 1] place the centre within the
@@ -54,8 +61,13 @@ def random_colour(rng: np.random.Generator, exclude: list[tuple[int, ...]] = ())
             return colour
 
 
-def multi_dsprites_scene(rng: np.random.Generator, size: int = 64, min_objects: int = 1,
-                         max_objects: int = 4, unique_colours: bool = False) -> dict:
+def multi_dsprites_scene(
+    rng: np.random.Generator,
+    size: int = 64,
+    min_objects: int = 1,
+    max_objects: int = 4,
+    unique_colours: bool = False,
+) -> dict:
     """One multi-dSprites scene as the GENESIS generator makes it.
 
     Returns a dict with ``image`` uint8 ``[size, size, 3]``, ``mask`` uint8
@@ -89,8 +101,14 @@ def multi_dsprites_scene(rng: np.random.Generator, size: int = 64, min_objects: 
         obj = shape_mask(shape, scale, orient, x, y, size)
         image[obj] = colour
         mask[obj] = i + 1  # later objects occlude earlier ones
-        for key, val in (("shape", shape), ("scale", scale), ("orientation", orient),
-                         ("x", x), ("y", y), ("colour", colour)):
+        for key, val in (
+            ("shape", shape),
+            ("scale", scale),
+            ("orientation", orient),
+            ("x", x),
+            ("y", y),
+            ("colour", colour),
+        ):
             factors[key][i] = val
     for i in range(n):
         factors["visible_pixels"][i] = int(np.sum(mask == i + 1))

@@ -26,8 +26,9 @@ def _contingency(true_ids, pred_ids, num_true, num_pred, weights) -> Array:
     """``[B, num_true, num_pred]`` (weighted) counts of co-occurring labels."""
     if true_ids.shape != pred_ids.shape:
         raise ValueError(f"true_ids {true_ids.shape} and pred_ids {pred_ids.shape} differ in shape")
-    if not (jnp.issubdtype(true_ids.dtype, jnp.integer)
-            and jnp.issubdtype(pred_ids.dtype, jnp.integer)):
+    if not (
+        jnp.issubdtype(true_ids.dtype, jnp.integer) and jnp.issubdtype(pred_ids.dtype, jnp.integer)
+    ):
         raise TypeError(f"label maps must be integers, got {true_ids.dtype} and {pred_ids.dtype}")
     b = true_ids.shape[0]
     t = jax.nn.one_hot(true_ids.reshape(b, -1), num_true, dtype=jnp.float32)
@@ -35,8 +36,14 @@ def _contingency(true_ids, pred_ids, num_true, num_pred, weights) -> Array:
     return jnp.einsum("bnt,bnp->btp", t * weights[..., None], p)
 
 
-def adjusted_rand_index(true_ids, pred_ids, *, ignore_background: bool = False,
-                        num_true: int | None = None, num_pred: int | None = None) -> Array:
+def adjusted_rand_index(
+    true_ids,
+    pred_ids,
+    *,
+    ignore_background: bool = False,
+    num_true: int | None = None,
+    num_pred: int | None = None,
+) -> Array:
     """Adjusted Rand index per image, ``[B]``; equals sklearn's ``adjusted_rand_score``.
 
     With ``ignore_background`` (ARI-FG) only pixels whose true label is not 0
@@ -67,9 +74,15 @@ def adjusted_rand_index(true_ids, pred_ids, *, ignore_background: bool = False,
     return jnp.where(perfect, 1.0, ari)
 
 
-def segmentation_covering(true_ids, pred_ids, *, ignore_background: bool = True,
-                          weighted: bool = False, num_true: int | None = None,
-                          num_pred: int | None = None) -> Array:
+def segmentation_covering(
+    true_ids,
+    pred_ids,
+    *,
+    ignore_background: bool = True,
+    weighted: bool = False,
+    num_true: int | None = None,
+    num_pred: int | None = None,
+) -> Array:
     """Segmentation covering per image, ``[B]``.
 
     For each ground-truth segment R (not the background when
@@ -81,8 +94,9 @@ def segmentation_covering(true_ids, pred_ids, *, ignore_background: bool = True,
     num_true = _num_labels(true_ids, num_true, "num_true")
     num_pred = _num_labels(pred_ids, num_pred, "num_pred")
     b = true_ids.shape[0]
-    c = _contingency(true_ids, pred_ids, num_true, num_pred,
-                     jnp.ones(true_ids.reshape(b, -1).shape, jnp.float32))
+    c = _contingency(
+        true_ids, pred_ids, num_true, num_pred, jnp.ones(true_ids.reshape(b, -1).shape, jnp.float32)
+    )
     size_t = c.sum(axis=2)  # [B, T]
     size_p = c.sum(axis=1)  # [B, P]
     union = size_t[:, :, None] + size_p[:, None, :] - c
@@ -92,5 +106,6 @@ def segmentation_covering(true_ids, pred_ids, *, ignore_background: bool = True,
         present = present.at[:, 0].set(False)
     w = jnp.where(present, size_t if weighted else 1.0, 0.0)
     total = w.sum(axis=1)
-    return jnp.where(total > 0, jnp.sum(w * best_iou, axis=1) / jnp.where(total > 0, total, 1.0),
-                     jnp.nan)
+    return jnp.where(
+        total > 0, jnp.sum(w * best_iou, axis=1) / jnp.where(total > 0, total, 1.0), jnp.nan
+    )

@@ -25,8 +25,9 @@ class ModelFamily(Protocol):
 
     def init(self, rng: Array, batch: Array) -> Variables: ...
 
-    def apply(self, variables: Variables, images: Array, rng: Array, *,
-              train: bool) -> tuple[Any, Variables]: ...
+    def apply(
+        self, variables: Variables, images: Array, rng: Array, *, train: bool
+    ) -> tuple[Any, Variables]: ...
 
     def sample(self, variables: Variables, rng: Array, num: int) -> Any: ...
 
@@ -42,11 +43,13 @@ def check_images(images, image_shape: tuple[int, int, int]) -> None:
     if len(shape) != 4 or shape[1:] != tuple(image_shape):
         raise ValueError(
             f"images must have shape [B, {', '.join(map(str, image_shape))}] for this model, "
-            f"got {list(shape)}")
+            f"got {list(shape)}"
+        )
     if not jnp.issubdtype(images.dtype, jnp.floating):
         raise TypeError(
             f"images must be floating point in [0, 1], got dtype {images.dtype}; "
-            "convert uint8 images with ocg_jax.data.pipeline.to_float")
+            "convert uint8 images with ocg_jax.data.pipeline.to_float"
+        )
     if isinstance(images, jax.core.Tracer):
         return
     lo, hi = float(np.min(images)), float(np.max(images))

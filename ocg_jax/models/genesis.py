@@ -82,8 +82,9 @@ class GenesisNet(nn.Module):
         self.z1_head = nn.Dense(2 * self.zm_dim)
         self.posterior = GaussianLSTM(128, self.zm_dim, head="posterior")
         self.mask_prior = GaussianLSTM(256, self.zm_dim, head="prior")
-        self.mask_decoder = GatedDeconvDecoder(self.image_size, self.enc_channels,
-                                               self.enc_strides, out_channels=1)
+        self.mask_decoder = GatedDeconvDecoder(
+            self.image_size, self.enc_channels, self.enc_strides, out_channels=1
+        )
         if self.variant == "genesis":
             self.comp_encoder = ComponentEncoder(self.zc_dim)
             self.comp_prior = ComponentPrior(self.zc_dim)
@@ -112,8 +113,10 @@ class GenesisNet(nn.Module):
         mean, std = self.mask_prior.teacher_forced(jnp.moveaxis(zm[:, :-1], 1, 0))
         b = zm.shape[0]
         mean0 = jnp.zeros((b, 1, self.zm_dim), zm.dtype)
-        return (jnp.concatenate([mean0, jnp.moveaxis(mean, 0, 1)], axis=1),
-                jnp.concatenate([jnp.ones_like(mean0), jnp.moveaxis(std, 0, 1)], axis=1))
+        return (
+            jnp.concatenate([mean0, jnp.moveaxis(mean, 0, 1)], axis=1),
+            jnp.concatenate([jnp.ones_like(mean0), jnp.moveaxis(std, 0, 1)], axis=1),
+        )
 
     # -- inference ------------------------------------------------------------
     def __call__(self, x: Array, *, train: bool) -> GenesisOutputs:
@@ -139,7 +142,8 @@ class GenesisNet(nn.Module):
         zc = zc_mean = None
         if self.variant == "genesis":
             enc_in = jnp.concatenate(
-                [log_masks, jnp.broadcast_to(x[:, None], (b, k, *x.shape[1:]))], axis=-1)
+                [log_masks, jnp.broadcast_to(x[:, None], (b, k, *x.shape[1:]))], axis=-1
+            )
             zc_mean, zc_std = self.comp_encoder(enc_in.reshape(b * k, *enc_in.shape[2:]))
             zc_mean, zc_std = zc_mean.reshape(b, k, -1), zc_std.reshape(b, k, -1)
             zc = zc_mean + zc_std * jax.random.normal(key_c, zc_mean.shape, x.dtype)
@@ -197,9 +201,11 @@ class Genesis:
         check_images(images, self.image_shape)
         if not train:
             return self.net.apply(variables, images, train=False, rngs={"sample": rng}), {
-                k: v for k, v in variables.items() if k != "params"}
-        out, new_state = self.net.apply(variables, images, train=True, rngs={"sample": rng},
-                                        mutable=["batch_stats"])
+                k: v for k, v in variables.items() if k != "params"
+            }
+        out, new_state = self.net.apply(
+            variables, images, train=True, rngs={"sample": rng}, mutable=["batch_stats"]
+        )
         return out, dict(new_state)
 
     def sample(self, variables: Variables, rng: Array, num: int) -> GenesisOutputs:
@@ -210,5 +216,6 @@ class Genesis:
         b = outputs.zm_mean.shape[0]
         if outputs.zc_mean is None:
             return outputs.zm_mean.reshape(b, -1)
-        return jnp.concatenate([outputs.zm_mean[:, :-1].reshape(b, -1),
-                                outputs.zc_mean.reshape(b, -1)], axis=-1)
+        return jnp.concatenate(
+            [outputs.zm_mean[:, :-1].reshape(b, -1), outputs.zc_mean.reshape(b, -1)], axis=-1
+        )

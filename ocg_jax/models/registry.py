@@ -9,12 +9,16 @@ from ocg_jax.models.genesis import Genesis, GenesisNet
 
 
 def _build_genesis(name: str, options: dict) -> ModelFamily:
-    fields = {f.name for f in dataclasses.fields(GenesisNet) if f.init} - {"variant", "parent",
-                                                                              "name"}
+    fields = {f.name for f in dataclasses.fields(GenesisNet) if f.init} - {
+        "variant",
+        "parent",
+        "name",
+    }
     unknown = sorted(set(options) - fields)
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown} for model {name!r}; "
-                         f"it takes {sorted(fields)}")
+        raise ValueError(
+            f"unknown option(s) {unknown} for model {name!r}; it takes {sorted(fields)}"
+        )
     return Genesis(GenesisNet(variant=name, **options), name=name)
 
 

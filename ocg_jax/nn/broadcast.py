@@ -42,14 +42,19 @@ class BroadcastDecoder(nn.Module):
         n, d = z.shape
         size = self.image_size + 2 * self.num_layers
         coords = coord_grid(size, size).astype(z.dtype)
-        kernel = self.param("conv0_kernel", nn.initializers.lecun_normal(),
-                            (3, 3, d + 2, self.hidden), jnp.float32)
+        kernel = self.param(
+            "conv0_kernel", nn.initializers.lecun_normal(), (3, 3, d + 2, self.hidden), jnp.float32
+        )
         bias = self.param("conv0_bias", nn.initializers.zeros, (self.hidden,), jnp.float32)
         # z part: [N, hidden]; coordinate part: [H', W', hidden], shared by every item
         z_part = z @ kernel[:, :, :d].sum(axis=(0, 1))
         c_part = jax.lax.conv_general_dilated(
-            coords[None], kernel[:, :, d:], (1, 1), "VALID",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"))[0]
+            coords[None],
+            kernel[:, :, d:],
+            (1, 1),
+            "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )[0]
         x = self.activation(z_part[:, None, None, :] + c_part[None] + bias)
         for _ in range(self.num_layers - 1):
             x = self.activation(Conv(self.hidden, (3, 3), padding="VALID")(x))

@@ -37,8 +37,13 @@ class GatedConv(nn.Module):
         if self.stride == 1:
             y = Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
         else:
-            y = nn.Conv(2 * self.features, (self.kernel, self.kernel), self.stride,
-                        padding="SAME", use_bias=not self.norm)(x)
+            y = nn.Conv(
+                2 * self.features,
+                (self.kernel, self.kernel),
+                self.stride,
+                padding="SAME",
+                use_bias=not self.norm,
+            )(x)
         return _gate(y, self.norm, train)
 
 

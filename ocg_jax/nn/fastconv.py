@@ -28,7 +28,7 @@ def _crop(y: Array, kh: int, kw: int, padding: str) -> Array:
     if padding == "SAME":
         return y
     th, tw = (kh - 1) // 2, (kw - 1) // 2
-    return y[:, th:y.shape[1] - (kh - 1 - th), tw:y.shape[2] - (kw - 1 - tw)]
+    return y[:, th : y.shape[1] - (kh - 1 - th), tw : y.shape[2] - (kw - 1 - tw)]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -64,8 +64,9 @@ def _conv2d_bwd(padding, res, dy):
     for i in range(kh):
         for j in range(kw):
             xs = jax.lax.slice(xp, (0, i, j, 0), (b, i + h, j + wd, xp.shape[3]))
-            taps.append(jax.lax.dot_general(xs.reshape(-1, xp.shape[3]), dyf,
-                                            (((0,), (0,)), ((), ()))))
+            taps.append(
+                jax.lax.dot_general(xs.reshape(-1, xp.shape[3]), dyf, (((0,), (0,)), ((), ())))
+            )
     dw = jnp.stack(taps).reshape(w.shape)
     return dx.astype(x.dtype), dw.astype(w.dtype)
 
@@ -83,8 +84,12 @@ class Conv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+        kernel = self.param(
+            "kernel",
+            nn.initializers.lecun_normal(),
+            (*self.kernel_size, x.shape[-1], self.features),
+            jnp.float32,
+        )
         y = conv2d(x, kernel.astype(x.dtype), self.padding)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)

@@ -70,8 +70,12 @@ class GaussianLSTM(nn.Module):
             z = mean + std * e
             return (lstm, z), (z, mean, std)
 
-        scan = nn.scan(body, variable_broadcast="params", split_rngs={"params": False},
-                       in_axes=(0, nn.broadcast))
+        scan = nn.scan(
+            body,
+            variable_broadcast="params",
+            split_rngs={"params": False},
+            in_axes=(0, nn.broadcast),
+        )
         carry = (self._zero_carry(z0.shape[0], z0.dtype), z0)
         _, (z, mean, std) = scan(self, carry, eps, context)
         return z, mean, std

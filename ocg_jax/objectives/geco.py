@@ -25,9 +25,16 @@ class GECOState(NamedTuple):
     count: Array  # [] int32, number of updates so far
 
 
-def geco(goal: float, step_size: float, *, alpha: float = 0.99, speedup: float = 10.0,
-         beta_init: float = 1.0, beta_min: float = 1e-10,
-         beta_max: float = 1e10) -> optax.GradientTransformationExtraArgs:
+def geco(
+    goal: float,
+    step_size: float,
+    *,
+    alpha: float = 0.99,
+    speedup: float = 10.0,
+    beta_init: float = 1.0,
+    beta_min: float = 1e-10,
+    beta_max: float = 1e10,
+) -> optax.GradientTransformationExtraArgs:
     """GECO as GENESIS uses it.
 
     ``err_ema <- alpha * err_ema + (1 - alpha) * err`` (initialised with the first
@@ -37,9 +44,11 @@ def geco(goal: float, step_size: float, *, alpha: float = 0.99, speedup: float =
 
     def init_fn(params):
         del params
-        return GECOState(beta=jnp.asarray(beta_init, jnp.float32),
-                         err_ema=jnp.asarray(0.0, jnp.float32),
-                         count=jnp.asarray(0, jnp.int32))
+        return GECOState(
+            beta=jnp.asarray(beta_init, jnp.float32),
+            err_ema=jnp.asarray(0.0, jnp.float32),
+            count=jnp.asarray(0, jnp.int32),
+        )
 
     def update_fn(updates, state, params=None, *, recon_err, **extra_args):
         del params, extra_args

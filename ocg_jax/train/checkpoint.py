@@ -21,10 +21,10 @@ class Checkpointer:
 
     def __init__(self, directory: str | Path, *, save_every: int, max_to_keep: int = 3):
         self.directory = Path(directory).absolute()
+        self.save_every = save_every
         self._mngr = ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                                 save_interval_steps=save_every, create=True),
+            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
             item_names=("state", "loader", "meta"),
         )
 
@@ -35,18 +35,27 @@ class Checkpointer:
         return list(self._mngr.all_steps())
 
     def should_save(self, step: int) -> bool:
-        return self._mngr.should_save(step)
+        # orbax's own rule also saves the first step of a run; we want multiples only
+        return step % self.save_every == 0
 
-    def save(self, step: int, state: TrainState, loader_state: dict, meta: dict,
-             force: bool = False) -> bool:
-        return self._mngr.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), loader=ocp.args.JsonSave(loader_state),
-            meta=ocp.args.JsonSave(meta)), force=force)
+    def save(
+        self, step: int, state: TrainState, loader_state: dict, meta: dict, force: bool = False
+    ) -> bool:
+        return self._mngr.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state),
+                loader=ocp.args.JsonSave(loader_state),
+                meta=ocp.args.JsonSave(meta),
+            ),
+            force=force,
+        )
 
     def read_meta(self, step: int | None = None) -> dict:
         step = self.latest_step() if step is None else step
         return self._mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))[
-            "meta"]
+            "meta"
+        ]
 
     def restore(self, target: TrainState, meta: dict, step: int | None = None):
         """``(state, loader_state)`` at ``step`` (default latest), shaped like ``target``.
@@ -61,10 +70,15 @@ class Checkpointer:
             if stored.get(key) != meta.get(key):
                 raise CheckpointMismatchError(
                     f"{self.directory} holds a checkpoint of {key}={stored.get(key)!r}, but this "
-                    f"run has {key}={meta.get(key)!r}; use a fresh --workdir")
+                    f"run has {key}={meta.get(key)!r}; use a fresh --workdir"
+                )
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        out = self._mngr.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract), loader=ocp.args.JsonRestore()))
+        out = self._mngr.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract), loader=ocp.args.JsonRestore()
+            ),
+        )
         return out["state"], out["loader"]
 
     def wait(self) -> None:

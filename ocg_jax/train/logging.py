@@ -14,14 +14,20 @@ from ocg_jax import viz
 class RunLogger:
     """Writes scalars to ``metrics.jsonl`` and TensorBoard, images to ``images/`` and TB."""
 
-    def __init__(self, workdir: str | Path, *, total_steps: int, initial_step: int = 0,
-                 progress: bool = True):
+    def __init__(
+        self, workdir: str | Path, *, total_steps: int, initial_step: int = 0, progress: bool = True
+    ):
         self.workdir = Path(workdir)
         (self.workdir / "images").mkdir(parents=True, exist_ok=True)
         self._jsonl = open(self.workdir / "metrics.jsonl", "a")  # noqa: SIM115
         self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
-        self._bar = tqdm(total=total_steps, initial=initial_step, disable=not progress,
-                         unit="step", dynamic_ncols=True)
+        self._bar = tqdm(
+            total=total_steps,
+            initial=initial_step,
+            disable=not progress,
+            unit="step",
+            dynamic_ncols=True,
+        )
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         row = {"step": int(step), **{k: float(v) for k, v in values.items()}}

@@ -36,33 +36,47 @@ def make_eval_fn(model: ModelFamily, max_label: int):
     """Jitted ``(state, images uint8, masks, rng) -> (metrics, outputs)`` in eval mode."""
 
     def eval_fn(state: TrainState, images, masks, rng):
-        out, _ = model.apply({"params": state.params, **state.model_state}, to_float(images),
-                             rng, train=False)
+        out, _ = model.apply(
+            {"params": state.params, **state.model_state}, to_float(images), rng, train=False
+        )
         metrics = {f"val_{k}": jnp.mean(v) for k, v in out.losses.items()}
         if getattr(out, "log_masks", None) is not None:
             pred = jnp.argmax(out.log_masks[..., 0], axis=1)  # [B, H, W]
             k = out.log_masks.shape[1]
             true = masks.astype(jnp.int32)
-            metrics["ari_fg"] = jnp.mean(adjusted_rand_index(
-                true, pred, ignore_background=True, num_true=max_label + 1, num_pred=k))
-            metrics["msc_fg"] = jnp.nanmean(segmentation_covering(
-                true, pred, ignore_background=True, num_true=max_label + 1, num_pred=k))
+            metrics["ari_fg"] = jnp.mean(
+                adjusted_rand_index(
+                    true, pred, ignore_background=True, num_true=max_label + 1, num_pred=k
+                )
+            )
+            metrics["msc_fg"] = jnp.nanmean(
+                segmentation_covering(
+                    true, pred, ignore_background=True, num_true=max_label + 1, num_pred=k
+                )
+            )
         return metrics, out
 
     return jax.jit(eval_fn)
 
 
 def run_meta(config: ml_collections.ConfigDict) -> dict:
-    return {"model": config.model.name, "model_config": config.model.to_dict()}
+    # through JSON, so it compares equal to what the checkpoint stored (tuples -> lists)
+    return json.loads(
+        json.dumps({"model": config.model.name, "model_config": config.model.to_dict()})
+    )
 
 
 def _json_config(config: ml_collections.ConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *,
-                       mesh: jax.sharding.Mesh | None = None,
-                       progress: bool = True) -> TrainState:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict,
+    workdir: str | Path,
+    *,
+    mesh: jax.sharding.Mesh | None = None,
+    progress: bool = True,
+) -> TrainState:
     """Train ``config`` in ``workdir`` (resuming if it holds a checkpoint); return the state."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -73,12 +87,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     data_dir = data.data_dir or None
     train_src = load_source(data.name, data.config, "train", data_dir, data.prepare)
     val_src = load_source(data.name, data.config, data.eval_split, data_dir, data.prepare)
-    loader = ShardedLoader(train_src, batch_size=config.batch_size, sharding=batch_sharding(mesh),
-                           seed=config.seed, num_threads=data.num_threads)
+    loader = ShardedLoader(
+        train_src,
+        batch_size=config.batch_size,
+        sharding=batch_sharding(mesh),
+        seed=config.seed,
+        num_threads=data.num_threads,
+    )
 
     state = create_train_state(model, tx, jax.random.PRNGKey(config.seed), mesh)
-    ckpt = Checkpointer(workdir / "checkpoints", save_every=config.checkpoint_every,
-                        max_to_keep=config.max_to_keep)
+    ckpt = Checkpointer(
+        workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
+    )
     meta = run_meta(config)
     if ckpt.latest_step() is not None:
         state, loader_state = ckpt.restore(state, meta)
@@ -93,8 +113,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     val = {k: np.stack([val_src[i][k] for i in range(n_eval)]) for k in ("image", "mask")}
     check_image_batch(val["image"], model.image_shape)
     val = jax.device_put(val, batch_sharding(mesh))
-    logger = RunLogger(workdir, total_steps=config.num_steps, initial_step=start,
-                       progress=progress)
+    logger = RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
     pending: list[tuple[int, dict]] = []
     last_good = ckpt.latest_step()
 
@@ -109,7 +128,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
             if not math.isfinite(float(row["loss"])):
                 raise NonFiniteLossError(
                     f"loss is {float(row['loss'])} at step {s} (nll={float(row['nll'])}); stopping."
-                    f" The last good checkpoint is step {last_good} in {ckpt.directory}")
+                    f" The last good checkpoint is step {last_good} in {ckpt.directory}"
+                )
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
         logger.scalars(steps[-1], mean)
         logger.progress(steps[-1], mean)
@@ -138,8 +158,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, *
     return state
 
 
-def evaluate_and_draw(eval_fn, sample_fn, state: TrainState, val: dict,
-                      logger: RunLogger, step: int, seed: int, num_images: int = 8) -> dict:
+def evaluate_and_draw(
+    eval_fn,
+    sample_fn,
+    state: TrainState,
+    val: dict,
+    logger: RunLogger,
+    step: int,
+    seed: int,
+    num_images: int = 8,
+) -> dict:
     """Validation metrics at ``step`` and PNG grids of reconstructions and samples."""
     rng = jax.random.fold_in(jax.random.PRNGKey(seed + 1), step)
     metrics, out = eval_fn(state, val["image"], val["mask"], rng)

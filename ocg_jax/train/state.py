@@ -20,8 +20,9 @@ class TrainState:
     rng: jax.Array  # [2] uint32 base key; step keys are fold_in(rng, step)
 
 
-def create_train_state(model: ModelFamily, tx: optax.GradientTransformation,
-                       rng: jax.Array, mesh: jax.sharding.Mesh) -> TrainState:
+def create_train_state(
+    model: ModelFamily, tx: optax.GradientTransformation, rng: jax.Array, mesh: jax.sharding.Mesh
+) -> TrainState:
     """Initialise parameters, optimiser state and RNG, replicated over ``mesh``."""
 
     def init(rng):
@@ -29,7 +30,12 @@ def create_train_state(model: ModelFamily, tx: optax.GradientTransformation,
         images = jnp.zeros((1, *model.image_shape), jnp.float32)
         variables = dict(model.init(init_rng, images))
         params = variables.pop("params")
-        return TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
-                          opt_state=tx.init(params), rng=state_rng)
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            params=params,
+            model_state=variables,
+            opt_state=tx.init(params),
+            rng=state_rng,
+        )
 
     return jax.jit(init, out_shardings=replicated(mesh))(rng)

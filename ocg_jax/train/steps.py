@@ -27,30 +27,44 @@ def geco_goal(per_pixel: float, image_shape) -> float:
     return per_pixel * h * w * c
 
 
-def make_optimizer(config: ml_collections.ConfigDict,
-                   image_shape) -> optax.GradientTransformationExtraArgs:
+def make_optimizer(
+    config: ml_collections.ConfigDict, image_shape
+) -> optax.GradientTransformationExtraArgs:
     """The optimiser of ``config.optim``, with GECO chained after it if enabled."""
     optim = config.optim
     if optim.name == "adam":
         tx = optax.adam(optim.learning_rate)
     elif optim.name == "rmsprop":
         tx = optax.rmsprop(optim.learning_rate)
+    elif optim.name == "sgd":
+        tx = optax.sgd(optim.learning_rate)
     else:
-        raise ValueError(f"config.optim.name must be 'adam' or 'rmsprop', got {optim.name!r}")
+        raise ValueError(
+            f"config.optim.name must be 'adam', 'rmsprop' or 'sgd', got {optim.name!r}"
+        )
     if optim.get("grad_clip_norm"):
         tx = optax.chain(optax.clip_by_global_norm(optim.grad_clip_norm), tx)
     if config.geco.enabled:
         h, w, _ = image_shape
         step_size = config.geco.step_size * 64**2 / (h * w)  # eta scaled to the image size
-        tx = optax.chain(tx, geco(geco_goal(config.geco.goal_per_pixel, image_shape), step_size,
-                                  alpha=config.geco.alpha, speedup=config.geco.speedup,
-                                  beta_init=config.geco.beta_init,
-                                  beta_min=config.geco.beta_min, beta_max=config.geco.beta_max))
+        tx = optax.chain(
+            tx,
+            geco(
+                geco_goal(config.geco.goal_per_pixel, image_shape),
+                step_size,
+                alpha=config.geco.alpha,
+                speedup=config.geco.speedup,
+                beta_init=config.geco.beta_init,
+                beta_min=config.geco.beta_min,
+                beta_max=config.geco.beta_max,
+            ),
+        )
     return optax.with_extra_args_support(tx)
 
 
-def make_elbo_step(model: ModelFamily, tx: optax.GradientTransformationExtraArgs,
-                   fixed_beta: float) -> TrainStep:
+def make_elbo_step(
+    model: ModelFamily, tx: optax.GradientTransformationExtraArgs, fixed_beta: float
+) -> TrainStep:
     """ELBO-style step: ``loss = nll + beta * sum(KLs)``.
 
     beta comes from the GECO state in ``opt_state`` when GECO is chained into
@@ -64,22 +78,29 @@ def make_elbo_step(model: ModelFamily, tx: optax.GradientTransformationExtraArgs
         beta = jax.lax.stop_gradient(geco_beta(state.opt_state, fixed_beta))
 
         def loss_fn(params):
-            out, model_state = model.apply({"params": params, **state.model_state}, images, rng,
-                                           train=True)
+            out, model_state = model.apply(
+                {"params": params, **state.model_state}, images, rng, train=True
+            )
             terms = {k: jnp.mean(v) for k, v in out.losses.items()}
             kl = sum(terms[k] for k in model.kl_terms)
             loss = terms["nll"] + beta * kl
             return loss, (terms, model_state, kl)
 
         (loss, (terms, model_state, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params,
-                                       recon_err=terms["nll"])
+            state.params
+        )
+        updates, opt_state = tx.update(grads, state.opt_state, state.params, recon_err=terms["nll"])
         params = optax.apply_updates(state.params, updates)
-        new_state = state.replace(step=state.step + 1, params=params, model_state=model_state,
-                                  opt_state=opt_state)
-        metrics = {"loss": loss, "beta": beta, "elbo": -(terms["nll"] + kl),
-                   "grad_norm": optax.global_norm(grads), **terms}
+        new_state = state.replace(
+            step=state.step + 1, params=params, model_state=model_state, opt_state=opt_state
+        )
+        metrics = {
+            "loss": loss,
+            "beta": beta,
+            "elbo": -(terms["nll"] + kl),
+            "grad_norm": optax.global_norm(grads),
+            **terms,
+        }
         return new_state, metrics
 
     return train_step

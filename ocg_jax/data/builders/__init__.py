@@ -10,8 +10,9 @@ BUILDERS = {
 }
 
 
-def get_builder(name: str, config: str | None = None,
-                data_dir: str | None = None) -> tfds.core.DatasetBuilder:
+def get_builder(
+    name: str, config: str | None = None, data_dir: str | None = None
+) -> tfds.core.DatasetBuilder:
     """The tfds builder ``name`` with builder config ``config``."""
     if name not in BUILDERS:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(BUILDERS)}")
