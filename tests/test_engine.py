@@ -52,7 +52,9 @@ def test_run_writes_everything(full_run):
     assert eval_rows and -1 <= eval_rows[-1]["ari_fg"] <= 1 and 0 <= eval_rows[-1]["msc_fg"] <= 1
     assert train_rows[1]["beta"] < 1.0  # GECO moved beta (reconstruction worse than the goal)
     pngs = sorted(p.name for p in (workdir / "images").glob("*.png"))
-    assert pngs == ["reconstructions_0000004.png", "samples_0000004.png"]
+    assert pngs == [
+        f"{kind}_{s:07d}.png" for kind in ("reconstructions", "samples") for s in (1, 4)
+    ]
     assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
     steps = sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
     assert steps == [2, 4]

@@ -144,7 +144,7 @@ def train_and_evaluate(
             last = step == config.num_steps
             if step % config.log_every == 0 or last:
                 flush()
-            if step % config.eval_every == 0 or last:
+            if step % config.eval_every == 0 or last or step == 1:  # step 1: a baseline
                 flush()
                 evaluate_and_draw(eval_fn, sample_fn, state, val, logger, step, config.seed)
             if ckpt.should_save(step) or last:
