@@ -54,3 +54,12 @@ def make_quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     # at this budget GECO would never leave beta = 1; the goal is for long runs
     c.optim.learning_rate = 3e-4
     return c
+
+
+def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
+    """Apply the ``:variant`` suffix of ``--config=FILE:variant`` ('' or 'quick')."""
+    if variant == "quick":
+        return make_quick(c)
+    if variant:
+        raise ValueError(f"unknown config variant {variant!r}; known: 'quick'")
+    return c

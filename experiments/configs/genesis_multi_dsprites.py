@@ -6,7 +6,7 @@ python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.
 
 import ml_collections
 
-from experiments.configs.common import base_config, make_quick
+from experiments.configs.common import apply_variant, base_config
 
 
 def model_config(name: str = "genesis") -> ml_collections.ConfigDict:
@@ -25,8 +25,4 @@ def model_config(name: str = "genesis") -> ml_collections.ConfigDict:
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     c = base_config()
     c.model = model_config("genesis")
-    if variant == "quick":
-        make_quick(c)
-    elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; known: 'quick'")
-    return c
+    return apply_variant(c, variant)

@@ -6,15 +6,11 @@ python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprite
 
 import ml_collections
 
-from experiments.configs.common import base_config, make_quick
+from experiments.configs.common import apply_variant, base_config
 from experiments.configs.genesis_multi_dsprites import model_config
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     c = base_config()
     c.model = model_config("genesis_s")
-    if variant == "quick":
-        make_quick(c)
-    elif variant:
-        raise ValueError(f"unknown config variant {variant!r}; known: 'quick'")
-    return c
+    return apply_variant(c, variant)

@@ -20,6 +20,19 @@ Array = jax.Array
 _DN = ("NHWC", "HWIO", "NHWC")
 
 
+#: bytes of padded input per weight-gradient chunk (32 MB measured best of 4, 32, 128 MB and unchunked)
+CHUNK_BYTES = 32 << 20
+
+
+def _chunk_size(batch: int, bytes_per_item: int) -> int:
+    """Largest divisor of ``batch`` whose items fit in ``CHUNK_BYTES`` (at least 1)."""
+    best = 1
+    for c in range(1, batch + 1):
+        if batch % c == 0 and c * bytes_per_item <= CHUNK_BYTES:
+            best = c
+    return best
+
+
 def _same_conv(x: Array, w: Array) -> Array:
     return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=_DN)
 
@@ -56,18 +69,27 @@ def _conv2d_bwd(padding, res, dy):
         dy = jnp.pad(dy, [(0, 0), (ph, ph), (pw, pw), (0, 0)])
     # input gradient: correlation with the spatially flipped, transposed kernel
     dx = _same_conv(dy, jnp.flip(w, (0, 1)).swapaxes(2, 3))
-    # weight gradient: for each tap, shifted input^T @ dy over all B*H*W positions
+    # weight gradient: for each tap, shifted input^T @ dy, summed over batch chunks small
+    # enough to stay in cache (a scan keeps one chunk's slices alive at a time)
     xp = jnp.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)])
-    b, h, wd, cout = dy.shape
-    dyf = dy.reshape(-1, cout)
-    taps = []
-    for i in range(kh):
-        for j in range(kw):
-            xs = jax.lax.slice(xp, (0, i, j, 0), (b, i + h, j + wd, xp.shape[3]))
-            taps.append(
-                jax.lax.dot_general(xs.reshape(-1, xp.shape[3]), dyf, (((0,), (0,)), ((), ())))
-            )
-    dw = jnp.stack(taps).reshape(w.shape)
+    chunk = _chunk_size(xp.shape[0], xp[0].size * xp.dtype.itemsize)
+    xs = xp.reshape(-1, chunk, *xp.shape[1:])
+    dys = dy.reshape(-1, chunk, *dy.shape[1:])
+
+    def tap_grads(acc, operands):
+        xc, dyc = operands
+        b, h, wd, cout = dyc.shape
+        dyf = dyc.reshape(-1, cout)
+        taps = []
+        for i in range(kh):
+            for j in range(kw):
+                sl = jax.lax.slice(xc, (0, i, j, 0), (b, i + h, j + wd, xc.shape[3]))
+                taps.append(
+                    jax.lax.dot_general(sl.reshape(-1, xc.shape[3]), dyf, (((0,), (0,)), ((), ())))
+                )
+        return acc + jnp.stack(taps).reshape(w.shape), None
+
+    dw, _ = jax.lax.scan(tap_grads, jnp.zeros(w.shape, jnp.float32), (xs, dys))
     return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
