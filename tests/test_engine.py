@@ -84,6 +84,7 @@ def test_nan_loss_stops_the_run(tmp_path, data_dir):
     cfg = tiny_config(data_dir=data_dir)
     cfg.optim.learning_rate = float("nan")
     cfg.checkpoint_every = 100
+    cfg.eval_every = 100
     with pytest.raises(NonFiniteLossError, match="step 2"):
         train_and_evaluate(cfg, tmp_path, progress=False)
     assert not (tmp_path / "checkpoints" / "4").exists()
@@ -105,25 +106,23 @@ def _run_steps(cfg, data_dir, devices, num_steps=3):
     return state, losses
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_step_compiles_once_and_devices_agree(data_dir, optimizer):
+def test_step_compiles_once_and_devices_agree(data_dir):
     """Same global batches, 1 device vs 2 devices: same losses and parameters.
 
-    With SGD the parameters agree to 1e-5.  Adam's first update is lr * sign(g),
-    so the few gradient entries that cancel to ~1e-9 (e.g. a dense kernel
-    feeding batch norm) may flip sign with the summation order across devices
-    and move by up to 2 * lr; there we check the losses, which agree closely.
+    Checked with SGD, so the comparison sees the gradients: Adam's first update
+    is lr * sign(g), and the few entries that cancel to ~1e-9 (a dense kernel
+    feeding batch norm) flip sign with the summation order across devices and
+    move by 2 * lr, which says nothing about the engine.
     """
     cfg = tiny_config(data_dir=data_dir)
-    cfg.optim.name = optimizer
-    cfg.optim.learning_rate = 1e-5 if optimizer == "sgd" else 1e-4
+    cfg.optim.name = "sgd"
+    cfg.optim.learning_rate = 1e-5
     one, losses_one = _run_steps(cfg, data_dir, jax.devices()[:1])
     two, losses_two = _run_steps(cfg, data_dir, jax.devices())
     assert len(two.params["z1_head"]["kernel"].sharding.device_set) == 2
     np.testing.assert_allclose(losses_one, losses_two, rtol=1e-5)
-    if optimizer == "sgd":
-        _params_close(one.params, two.params, atol=1e-5)
-        _params_close(one.model_state, two.model_state, atol=1e-5)
+    _params_close(one.params, two.params, atol=1e-5)
+    _params_close(one.model_state, two.model_state, atol=1e-5)
 
 
 def test_unknown_config_key_is_an_error(tmp_path):

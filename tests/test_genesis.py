@@ -1,3 +1,5 @@
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,12 +16,12 @@ SMALL = dict(image_size=32, enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 
 def model_and_vars(request):
     model = get_model({"name": request.param, **SMALL})
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
-    return model, model.init(jax.random.PRNGKey(1), x), x
+    return model, jax.jit(model.init)(jax.random.PRNGKey(1), x), x
 
 
 def test_outputs_shapes_and_masks(model_and_vars):
     model, variables, x = model_and_vars
-    out, state = model.apply(variables, x, jax.random.PRNGKey(2), train=True)
+    out, state = jax.jit(partial(model.apply, train=True))(variables, x, jax.random.PRNGKey(2))
     assert out.recon.shape == (3, 32, 32, 3)
     assert out.log_masks.shape == (3, 4, 32, 32, 1)
     assert out.components.shape == (3, 4, 32, 32, 3)
@@ -59,7 +61,7 @@ def test_kl_m_is_the_mc_estimate_against_the_autoregressive_prior(model_and_vars
 
 def test_samples(model_and_vars):
     model, variables, _ = model_and_vars
-    s = model.sample(variables, jax.random.PRNGKey(4), 5)
+    s = jax.jit(model.sample, static_argnums=2)(variables, jax.random.PRNGKey(4), 5)
     assert s.recon.shape == (5, 32, 32, 3) and s.log_masks.shape == (5, 4, 32, 32, 1)
     assert float(s.recon.min()) >= 0 and float(s.recon.max()) <= 1
     assert float(jnp.abs(s.zm_mean[:, 1:]).max()) <= 1.0

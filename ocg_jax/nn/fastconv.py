@@ -20,7 +20,7 @@ Array = jax.Array
 _DN = ("NHWC", "HWIO", "NHWC")
 
 
-#: bytes of padded input per weight-gradient chunk (32 MB measured best of 4, 32, 128 MB and unchunked)
+#: bytes of padded input per weight-gradient chunk (best of 4, 32, 128 MB and unchunked)
 CHUNK_BYTES = 32 << 20
 
 

@@ -1,0 +1,76 @@
+"""Where the GENESIS train step spends its time: forward + backward of each part.
+
+    python -m experiments.profile_genesis --batch_size=32
+
+Times ``grad(sum(out^2))`` of each sub-network on the batch it sees in the
+train step (the mask decoder gets (K-1)*B latents, the component nets K*B
+items), and the forward pass of the whole model; prints one JSON line.
+"""
+
+import json
+import time
+
+from absl import app, flags
+
+from experiments.xla_flags import set_cpu_flags
+
+_BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
+_K = flags.DEFINE_integer("num_slots", 5, "components K")
+
+
+def _time(fn, *args, repeats: int = 3) -> float:
+    import jax
+
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv):
+    del argv
+    set_cpu_flags()
+    import jax
+    import jax.numpy as jnp
+
+    from ocg_jax.models.genesis import ComponentEncoder
+    from ocg_jax.models.registry import get_model
+    from ocg_jax.nn.broadcast import BroadcastDecoder
+    from ocg_jax.nn.conv import GatedConvEncoder, GatedDeconvDecoder
+
+    b, k = _BATCH.value, _K.value
+    parts = {
+        "mask_encoder": (GatedConvEncoder(), jnp.ones((b, 64, 64, 3)), True),
+        "mask_decoder": (GatedDeconvDecoder(64), jnp.ones(((k - 1) * b, 64)), True),
+        "component_encoder": (ComponentEncoder(), jnp.ones((k * b, 64, 64, 4)), False),
+        "component_decoder": (BroadcastDecoder(64, 3), jnp.ones((k * b, 16)), False),
+    }
+    result = {"batch_size": b, "num_slots": k}
+    for name, (mod, x, bn) in parts.items():
+        kw = {"train": True} if bn else {}
+        v = jax.jit(lambda x, mod=mod, kw=kw: mod.init(jax.random.PRNGKey(0), x, **kw))(x)
+
+        def loss(p, x, mod=mod, v=v, bn=bn, kw=kw):
+            out = mod.apply(
+                {**v, "params": p}, x, **kw, **({"mutable": ["batch_stats"]} if bn else {})
+            )
+            out = out[0] if bn else out
+            return jnp.sum(out**2)
+
+        fwd = jax.jit(loss)
+        both = jax.jit(jax.grad(loss))
+        result[f"{name}_fwd_s"] = round(_time(fwd, v["params"], x), 3)
+        result[f"{name}_fwd_bwd_s"] = round(_time(both, v["params"], x), 3)
+    model = get_model({"name": "genesis", "num_slots": k})
+    x = jax.random.uniform(jax.random.PRNGKey(0), (b, 64, 64, 3))
+    v = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+    fwd = jax.jit(lambda v, x: model.apply(v, x, jax.random.PRNGKey(0), train=True)[0].recon)
+    result["model_fwd_s"] = round(_time(fwd, v, x), 3)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    app.run(main)
