@@ -58,7 +58,7 @@ def main(argv):
                 {**v, "params": p}, x, **kw, **({"mutable": ["batch_stats"]} if bn else {})
             )
             out = out[0] if bn else out
-            return jnp.sum(out**2)
+            return sum(jnp.sum(o**2) for o in jax.tree.leaves(out))
 
         fwd = jax.jit(loss)
         both = jax.jit(jax.grad(loss))
