@@ -22,11 +22,6 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P("data"))
 
 
-def replicate(tree, mesh: Mesh):
-    """Put every array of ``tree`` on all devices of ``mesh``."""
-    return jax.device_put(tree, replicated(mesh))
-
-
 def shard_batch(tree, mesh: Mesh):
     """Split host arrays of ``tree`` over ``mesh`` along their first axis (single process)."""
     return jax.device_put(tree, batch_sharding(mesh))
