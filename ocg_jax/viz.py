@@ -57,3 +57,15 @@ def save_png(array: np.ndarray, path, scale: int = 2) -> None:
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     img.save(path)
+
+
+def component_by_component(log_masks, components) -> list[np.ndarray]:
+    """Rows showing a scene built up one component at a time, in the model's order.
+
+    Row k (k = 1..K) is ``sum_{j <= k} m_j * x_j``: the first k components painted
+    into their masks, the scope not yet explained left black.  The last row is the
+    full composition.  ``log_masks [N, K, H, W, 1]``, ``components [N, K, H, W, C]``.
+    """
+    parts = np.exp(np.asarray(log_masks)) * np.asarray(components)  # [N, K, H, W, C]
+    partial = np.cumsum(parts, axis=1)
+    return [partial[:, k] for k in range(partial.shape[1])]

@@ -15,6 +15,9 @@ RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.whi
 def test_ruff(args):
     assert RUFF, "ruff is a test dependency: pip install -e '.[test]'"
     res = subprocess.run(
-        [RUFF, *args, "ocg_jax", "experiments", "tests"], cwd=ROOT, capture_output=True, text=True
+        [RUFF, *args, "ocg_jax", "experiments", "tests", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stdout + res.stderr

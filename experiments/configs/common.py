@@ -56,10 +56,26 @@ def make_quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     return c
 
 
-def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
-    """Apply the ``:variant`` suffix of ``--config=FILE:variant`` ('' or 'quick')."""
-    if variant == "quick":
-        return make_quick(c)
-    if variant:
-        raise ValueError(f"unknown config variant {variant!r}; known: 'quick'")
+def make_cpu32(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The ``:cpu32`` variant: 32x32 multi-dSprites (5k images), thousands of steps on a CPU."""
+    c.data.config = "small_32px"
+    c.model.image_size = 32
+    c.batch_size = 8
+    c.num_steps = 2_000
+    c.log_every = 50
+    c.eval_every = 500
+    c.checkpoint_every = 250
+    c.optim.learning_rate = 3e-4
     return c
+
+
+VARIANTS = {"quick": make_quick, "cpu32": make_cpu32}
+
+
+def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
+    """Apply the ``:variant`` suffix of ``--config=FILE:variant`` (see ``VARIANTS``)."""
+    if not variant:
+        return c
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown config variant {variant!r}; known: {sorted(VARIANTS)}")
+    return VARIANTS[variant](c)

@@ -1,5 +1,13 @@
-"""Metrics: pure array functions, one value per image."""
+"""Metrics: pure array functions, one value per image (or per feature set)."""
 
-from ocg_jax.metrics.segmentation import adjusted_rand_index, segmentation_covering
+from ocg_jax.metrics.frechet import feature_stats, frechet_distance, frechet_distance_from_stats
+from ocg_jax.metrics.segmentation import adjusted_rand_index, mask_scores, segmentation_covering
 
-__all__ = ["adjusted_rand_index", "segmentation_covering"]
+__all__ = [
+    "adjusted_rand_index",
+    "feature_stats",
+    "frechet_distance",
+    "frechet_distance_from_stats",
+    "mask_scores",
+    "segmentation_covering",
+]

@@ -109,3 +109,21 @@ def segmentation_covering(
     return jnp.where(
         total > 0, jnp.sum(w * best_iou, axis=1) / jnp.where(total > 0, total, 1.0), jnp.nan
     )
+
+
+def mask_scores(log_masks, true_ids, *, num_true: int) -> dict[str, Array]:
+    """Every segmentation score of predicted masks, per image ``[B]``.
+
+    ``log_masks [B, K, H, W, 1]`` (argmax over K is the predicted segment),
+    ``true_ids [B, H, W]`` with labels below ``num_true``.  Returns ``ari``,
+    ``ari_fg``, ``sc_fg`` and ``msc_fg`` (covering of the foreground segments).
+    """
+    pred = jnp.argmax(log_masks[..., 0], axis=1)  # [B, H, W]
+    true = jnp.asarray(true_ids).astype(jnp.int32)
+    kw = dict(num_true=num_true, num_pred=log_masks.shape[1])
+    return {
+        "ari": adjusted_rand_index(true, pred, **kw),
+        "ari_fg": adjusted_rand_index(true, pred, ignore_background=True, **kw),
+        "sc_fg": segmentation_covering(true, pred, weighted=True, **kw),
+        "msc_fg": segmentation_covering(true, pred, weighted=False, **kw),
+    }

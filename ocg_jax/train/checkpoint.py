@@ -31,6 +31,9 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self._mngr.latest_step()
 
+    def all_steps(self) -> list[int]:
+        return sorted(self._mngr.all_steps())
+
     def should_save(self, step: int) -> bool:
         # orbax's own rule also saves the first step of a run; we want multiples only
         return step % self.save_every == 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from ocg_jax import viz
 from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_source, to_float
-from ocg_jax.metrics.segmentation import adjusted_rand_index, segmentation_covering
+from ocg_jax.metrics.segmentation import mask_scores
 from ocg_jax.models.base import ModelFamily
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
@@ -41,19 +41,9 @@ def make_eval_fn(model: ModelFamily, max_label: int):
         )
         metrics = {f"val_{k}": jnp.mean(v) for k, v in out.losses.items()}
         if getattr(out, "log_masks", None) is not None:
-            pred = jnp.argmax(out.log_masks[..., 0], axis=1)  # [B, H, W]
-            k = out.log_masks.shape[1]
-            true = masks.astype(jnp.int32)
-            metrics["ari_fg"] = jnp.mean(
-                adjusted_rand_index(
-                    true, pred, ignore_background=True, num_true=max_label + 1, num_pred=k
-                )
-            )
-            metrics["msc_fg"] = jnp.nanmean(
-                segmentation_covering(
-                    true, pred, ignore_background=True, num_true=max_label + 1, num_pred=k
-                )
-            )
+            scores = mask_scores(out.log_masks, masks, num_true=max_label + 1)
+            metrics["ari_fg"] = jnp.mean(scores["ari_fg"])
+            metrics["msc_fg"] = jnp.nanmean(scores["msc_fg"])
         return metrics, out
 
     return jax.jit(eval_fn)

@@ -20,11 +20,7 @@ class TrainState:
     rng: jax.Array  # [2] uint32 base key; step keys are fold_in(rng, step)
 
 
-def create_train_state(
-    model: ModelFamily, tx: optax.GradientTransformation, rng: jax.Array, mesh: jax.sharding.Mesh
-) -> TrainState:
-    """Initialise parameters, optimiser state and RNG, replicated over ``mesh``."""
-
+def _init_fn(model: ModelFamily, tx: optax.GradientTransformation):
     def init(rng):
         init_rng, state_rng = jax.random.split(rng)
         images = jnp.zeros((1, *model.image_shape), jnp.float32)
@@ -38,4 +34,21 @@ def create_train_state(
             rng=state_rng,
         )
 
-    return jax.jit(init, out_shardings=replicated(mesh))(rng)
+    return init
+
+
+def create_train_state(
+    model: ModelFamily, tx: optax.GradientTransformation, rng: jax.Array, mesh: jax.sharding.Mesh
+) -> TrainState:
+    """Initialise parameters, optimiser state and RNG, replicated over ``mesh``."""
+    return jax.jit(_init_fn(model, tx), out_shardings=replicated(mesh))(rng)
+
+
+def abstract_train_state(
+    model: ModelFamily, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh
+) -> TrainState:
+    """Shapes, dtypes and (replicated) shardings of the state, computing nothing: a
+    restore target."""
+    shapes = jax.eval_shape(_init_fn(model, tx), jax.random.PRNGKey(0))
+    sharding = replicated(mesh)
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), shapes)

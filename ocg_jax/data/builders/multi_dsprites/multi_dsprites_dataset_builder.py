@@ -51,6 +51,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             description="5k / 500 / 1k, for short runs on a CPU.",
         ),
         MultiDspritesConfig(
+            name="small_32px",
+            num_train=5_000,
+            num_validation=500,
+            num_test=1_000,
+            image_size=32,
+            description="5k / 500 / 1k at 32x32, for runs of thousands of steps on a CPU.",
+        ),
+        MultiDspritesConfig(
             name="tiny",
             num_train=256,
             num_validation=64,

@@ -1,0 +1,66 @@
+"""Evaluate a run's checkpoint; writes DIR/eval.json and prints a table.
+
+python -m experiments.evaluate --workdir=runs/genesis [--num_images=320 --split=test]
+    [--checkpoint_step=N] [--extractor=inception --inception_weights=pt_inception.pth]
+"""
+
+import json
+
+from absl import app, flags, logging
+
+from experiments.xla_flags import set_cpu_flags
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
+_SPLIT = flags.DEFINE_string("split", "test", "dataset split to evaluate on")
+_NUM = flags.DEFINE_integer("num_images", 320, "images for the ELBO and segmentation scores")
+_STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
+_BATCH = flags.DEFINE_integer("batch_size", 32, "evaluation batch size")
+_FD_IMAGES = flags.DEFINE_integer(
+    "fd_images", 1000, "test images for the Fréchet distance (paper: 10000; 0 skips)"
+)
+_FD_SAMPLES = flags.DEFINE_integer(
+    "fd_samples", 1000, "prior samples for the Fréchet distance (paper: 10000)"
+)
+_EXTRACTOR = flags.DEFINE_enum(
+    "extractor", "scene_net", ["scene_net", "inception"], "Fréchet features"
+)
+_WEIGHTS = flags.DEFINE_string("inception_weights", None, "Inception-v3 FID weights (.pth or .npz)")
+_FNET_STEPS = flags.DEFINE_integer(
+    "feature_net_steps", 3000, "training steps of the offline feature net (cached per value)"
+)
+_PROBE_TRAIN = flags.DEFINE_integer("probe_train_images", 1000, "train images for probes (0 skips)")
+_PROBE_TEST = flags.DEFINE_integer("probe_test_images", 500, "test images for probes")
+_OUT = flags.DEFINE_string("out", None, "where to write the JSON (default: WORKDIR/eval.json)")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    set_cpu_flags()
+    from ocg_jax.analysis.evaluation import evaluate_run, format_table
+    from ocg_jax.analysis.runs import load_run
+
+    run = load_run(_WORKDIR.value, _STEP.value)
+    result = evaluate_run(
+        run,
+        split=_SPLIT.value,
+        num_images=_NUM.value,
+        batch_size=_BATCH.value,
+        fd_images=_FD_IMAGES.value,
+        fd_samples=_FD_SAMPLES.value,
+        extractor=_EXTRACTOR.value,
+        inception_weights=_WEIGHTS.value,
+        feature_net_steps=_FNET_STEPS.value,
+        probe_train_images=_PROBE_TRAIN.value,
+        probe_test_images=_PROBE_TEST.value,
+    )
+    out = _OUT.value or str(run.workdir / "eval.json")
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(format_table(result))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,1 @@
+"""Analyses of trained models: feature extractors, latent probes, run evaluation."""

@@ -1,0 +1,95 @@
+"""Collect ``eval.json`` files of several runs into a mean ± std table (Markdown and CSV).
+
+Runs are grouped by their configuration with the seed left out, so several seeds of
+one config form one row.  Columns are every metric found: the ``metrics`` block,
+the Fréchet distance and the probes' accuracies (latents, logistic and MLP).
+"""
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+_IGNORED = {"seed", "data_dir"}
+
+
+def _config_key(workdir: Path) -> str:
+    cfg = (
+        json.loads((workdir / "config.json").read_text())
+        if (workdir / "config.json").exists()
+        else {}
+    )
+    cfg = {k: v for k, v in cfg.items() if k not in _IGNORED}
+    return hashlib.sha1(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
+def flat_metrics(result: dict) -> dict[str, float]:
+    """One ``eval.json`` as ``{column: value}``."""
+    row = dict(result["metrics"])
+    if "frechet" in result:
+        row["fd"] = result["frechet"]["test_vs_samples"]
+    for label, accs in result.get("probes", {}).get("latents", {}).items():
+        for kind in ("logistic", "mlp"):
+            row[f"probe_{label}_{kind}"] = accs[kind]
+    return row
+
+
+def load_results(dirs) -> list[dict]:
+    """``eval.json`` of each run directory (or the file itself), with its config key."""
+    results = []
+    for d in map(Path, dirs):
+        path = d if d.suffix == ".json" else d / "eval.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found; run experiments.evaluate on {path.parent}")
+        result = json.loads(path.read_text())
+        result["_key"] = _config_key(path.parent)
+        results.append(result)
+    return results
+
+
+def summarise(results: list[dict]) -> tuple[list[str], list[dict]]:
+    """``(columns, rows)``; a row per config: group, seeds, and ``(mean, std)`` per column."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["model"], r["dataset"], r["_key"]), []).append(r)
+    names = {}
+    for model, dataset, key in groups:
+        same = [g for g in groups if g[:2] == (model, dataset)]
+        names[(model, dataset, key)] = f"{model} {dataset}" + (f" [{key}]" if len(same) > 1 else "")
+    columns: list[str] = []
+    for r in results:
+        columns += [c for c in flat_metrics(r) if c not in columns]
+    rows = []
+    for g, members in groups.items():
+        flats = [flat_metrics(m) for m in members]
+        row = {"group": names[g], "seeds": sorted(m["seed"] for m in members)}
+        for c in columns:
+            vals = [f[c] for f in flats if c in f]
+            row[c] = (float(np.mean(vals)), float(np.std(vals))) if vals else None
+        rows.append(row)
+    return columns, rows
+
+
+def to_markdown(columns, rows) -> str:
+    head = "| run | seeds | " + " | ".join(columns) + " |"
+    lines = [head, "|" + "---|" * (len(columns) + 2)]
+    for row in rows:
+        cells = ["" if row[c] is None else f"{row[c][0]:.4g} ± {row[c][1]:.2g}" for c in columns]
+        seeds = ",".join(map(str, row["seeds"]))
+        lines.append(f"| {row['group']} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(columns, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["run", "num_seeds", *[f"{c}_{s}" for c in columns for s in ("mean", "std")]])
+    for row in rows:
+        vals = []
+        for c in columns:
+            vals += ["", ""] if row[c] is None else [f"{row[c][0]:.6g}", f"{row[c][1]:.6g}"]
+        w.writerow([row["group"], len(row["seeds"]), *vals])
+    return buf.getvalue()

@@ -1,0 +1,206 @@
+"""Evaluate a trained run: ELBO terms, segmentation scores, Fréchet distance, latent probes.
+
+run = load_run("runs/genesis")
+result = evaluate_run(run, num_images=320)   # what experiments.evaluate writes to eval.json
+print(format_table(result))
+"""
+
+import functools
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from ocg_jax.analysis.feature_net import scene_features
+from ocg_jax.analysis.probes import run_probes
+from ocg_jax.analysis.runs import Run
+from ocg_jax.data.labels import has_labels, load_examples, scene_labels
+from ocg_jax.data.pipeline import check_image_batch, load_source, to_float
+from ocg_jax.metrics.frechet import frechet_distance
+from ocg_jax.metrics.segmentation import mask_scores
+from ocg_jax.nn.inception import InceptionFeatures
+
+EXTRACTORS = ("scene_net", "inception")
+
+
+@functools.cache
+def _eval_batch_fn(model, num_true: int):
+    """Jitted ``(variables, images uint8, masks, rng) -> (scores {name: [B]}, features)``;
+    cached per model so repeated evaluations compile once."""
+
+    def eval_batch(variables, images, masks, rng):
+        out, _ = model.apply(variables, to_float(images), rng, train=False)
+        scores = dict(out.losses)
+        scores["elbo"] = -sum(out.losses.values())
+        if getattr(out, "log_masks", None) is not None:
+            scores.update(mask_scores(out.log_masks, masks, num_true=num_true))
+        return scores, model.features(out)
+
+    return jax.jit(eval_batch)
+
+
+@functools.cache
+def _sample_fn(model):
+    return jax.jit(model.sample, static_argnums=2)
+
+
+def make_eval_batch(run: Run):
+    """``(images uint8 [B,H,W,C], masks [B,H,W], rng) -> (scores {name: [B]}, features [B, D])``."""
+    fn = _eval_batch_fn(run.model, run.config.data.max_label + 1)
+    return lambda images, masks, rng: fn(run.variables, images, masks, rng)
+
+
+def _batches(num: int, size: int, desc: str, progress: bool):
+    starts = range(0, num, size)
+    return tqdm(starts, desc=desc, disable=not progress, leave=False, unit="batch")
+
+
+def _infer(run, eval_batch, source, num, batch_size, seed, desc, progress):
+    """Scores and features of the first ``num`` examples of ``source``."""
+    scores, feats, images = [], [], []
+    for i, start in enumerate(_batches(num, batch_size, desc, progress)):
+        ex = load_examples(source, min(batch_size, num - start), ["image", "mask"], start)
+        check_image_batch(ex["image"], run.model.image_shape)
+        rng = jax.random.fold_in(jax.random.PRNGKey(seed), i)
+        s, f = jax.device_get(eval_batch(ex["image"], ex["mask"], rng))
+        scores.append(s)
+        feats.append(f)
+        images.append(ex["image"])
+    scores = {k: np.concatenate([s[k] for s in scores]) for k in scores[0]}
+    return scores, np.concatenate(feats), np.concatenate(images)
+
+
+def sample_images(run: Run, num: int, batch_size: int, seed: int = 0, progress=False):
+    """``num`` prior samples (the composed scenes), float ``[num, H, W, C]`` in [0, 1]."""
+    sample = _sample_fn(run.model)
+    out = []
+    for i, start in enumerate(_batches(num, batch_size, "sampling", progress)):
+        rng = jax.random.fold_in(jax.random.PRNGKey(seed + 7), i)
+        recon = sample(run.variables, rng, min(batch_size, num - start)).recon
+        out.append(np.clip(np.asarray(recon), 0.0, 1.0))
+    return np.concatenate(out)
+
+
+def get_extractor(
+    run: Run, name: str, inception_weights: str | None = None, feature_net_steps: int = 3000
+):
+    """The feature extractor ``name`` for ``run``'s dataset (see ``EXTRACTORS``)."""
+    if name == "scene_net":
+        data = run.config.data
+        return scene_features(data.name, data.config, run.data_dir, steps=feature_net_steps)
+    if name == "inception":
+        if not inception_weights:
+            raise ValueError("the inception extractor needs --inception_weights=FILE (see README)")
+        return InceptionFeatures.from_file(inception_weights)
+    raise ValueError(f"unknown feature extractor {name!r}; known: {EXTRACTORS}")
+
+
+def evaluate_run(
+    run: Run,
+    *,
+    split: str = "test",
+    num_images: int = 320,
+    batch_size: int = 32,
+    fd_images: int = 1000,
+    fd_samples: int = 1000,
+    extractor: str = "scene_net",
+    inception_weights: str | None = None,
+    feature_net_steps: int = 3000,
+    probe_train_images: int = 1000,
+    probe_test_images: int = 500,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Everything ``eval.json`` holds for ``run`` (means over images; see ``format_table``).
+
+    ``fd_images`` / ``fd_samples`` = 0 skips the Fréchet distance, ``probe_train_images``
+    = 0 the probes.  The paper uses 320 images for segmentation and 10,000 / 10,000 for FID.
+    """
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"unknown feature extractor {extractor!r}; known: {EXTRACTORS}")
+    if fd_images and fd_samples and extractor == "inception" and not inception_weights:
+        raise ValueError("the inception extractor needs inception_weights=FILE (see README)")
+    data = run.config.data
+    source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
+    train = load_source(data.name, data.config, "train", run.data_dir, prepare=False)
+    wanted = [("num_images", num_images, source)]
+    if fd_images and fd_samples:
+        wanted.append(("fd_images", fd_images, source))
+    if probe_train_images and probe_test_images:
+        wanted += [("probe_test_images", probe_test_images, source)]
+        wanted += [("probe_train_images", probe_train_images, train)]
+    for what, n, src in wanted:
+        if n > len(src):
+            raise ValueError(f"{what}={n} but the split holds only {len(src)} images")
+    if num_images < 1:
+        raise ValueError(f"num_images must be >= 1, got {num_images}")
+    eval_batch = make_eval_batch(run)
+    scores, _, _ = _infer(run, eval_batch, source, num_images, batch_size, seed, split, progress)
+    result = {
+        "workdir": str(run.workdir),
+        "model": run.model.name,
+        "step": run.step,
+        "seed": run.config.seed,
+        "dataset": f"{data.name}/{data.config}",
+        "split": split,
+        "num_images": num_images,
+        "metrics": {k: float(np.nanmean(v)) for k, v in scores.items()},
+        "metrics_std": {k: float(np.nanstd(v)) for k, v in scores.items()},
+    }
+    if fd_images and fd_samples:
+        feat = get_extractor(run, extractor, inception_weights, feature_net_steps)
+        test = load_examples(source, fd_images, ["image"])["image"].astype(np.float32) / 255.0
+        ref = load_examples(train, min(fd_images, len(train)), ["image"])["image"] / 255.0
+        samples = sample_images(run, fd_samples, batch_size, seed, progress)
+        f_test = feat(test)
+        result["frechet"] = {
+            "extractor": feat.name,
+            "test_vs_samples": frechet_distance(f_test, feat(samples)),
+            "test_vs_train": frechet_distance(f_test, feat(ref.astype(np.float32))),
+            "num_test_images": fd_images,
+            "num_samples": fd_samples,
+        }
+    if probe_train_images and probe_test_images and has_labels(data.name):
+        _, f_tr, x_tr = _infer(
+            run, eval_batch, train, probe_train_images, batch_size, seed, "probe train", progress
+        )
+        _, f_te, x_te = _infer(
+            run, eval_batch, source, probe_test_images, batch_size, seed, "probe test", progress
+        )
+        y_tr = scene_labels(data.name, load_examples(train, probe_train_images))
+        y_te = scene_labels(data.name, load_examples(source, probe_test_images))
+        pixels = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255.0
+        result["probes"] = {
+            "train_images": probe_train_images,
+            "test_images": probe_test_images,
+            "latents": run_probes(f_tr, y_tr, f_te, y_te, seed=seed),
+            "pixels": run_probes(pixels(x_tr), y_tr, pixels(x_te), y_te, seed=seed),
+        }
+    return result
+
+
+def format_table(result: dict) -> str:
+    """A plain-text table of ``evaluate_run``'s result."""
+    lines = [
+        f"{result['model']} at step {result['step']} on {result['dataset']} "
+        f"({result['split']}, {result['num_images']} images)",
+        f"{'metric':<28}{'mean':>12}{'std':>12}",
+    ]
+    for k, v in result["metrics"].items():
+        lines.append(f"{k:<28}{v:>12.4f}{result['metrics_std'][k]:>12.4f}")
+    if "frechet" in result:
+        fd = result["frechet"]
+        lines.append(
+            f"{'fd test vs samples':<28}{fd['test_vs_samples']:>12.3f}  ({fd['extractor']})"
+        )
+        lines.append(f"{'fd test vs train (floor)':<28}{fd['test_vs_train']:>12.3f}")
+    if "probes" in result:
+        lines.append(f"{'probe accuracy':<28}{'latents':>12}{'pixels':>12}{'majority':>10}")
+        for label, row in result["probes"]["latents"].items():
+            px = result["probes"]["pixels"][label]
+            for kind in ("logistic", "mlp"):
+                lines.append(
+                    f"{label + ' ' + kind:<28}{row[kind]:>12.3f}{px[kind]:>12.3f}"
+                    f"{row['majority']:>10.3f}"
+                )
+    return "\n".join(lines)

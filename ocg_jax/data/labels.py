@@ -1,0 +1,63 @@
+"""Scene properties a builder knows, as integer class labels (for probes and feature nets).
+
+``scene_labels(dataset, examples)`` maps stacked examples (numpy dicts as the
+builders store them) to ``{name: int array [N]}``; ``LABEL_CLASSES[dataset]``
+gives each label's number of classes.  A dataset without an entry has no labels.
+"""
+
+import numpy as np
+
+from ocg_jax.data.render import PALETTE_LEVELS, SHAPES
+
+#: dataset -> {label name: number of classes}
+LABEL_CLASSES: dict[str, dict[str, int]] = {
+    "multi_dsprites": {
+        "num_objects": 4,  # 1..4 objects -> 0..3
+        "largest_shape": len(SHAPES),  # shape of the object with most visible pixels
+        "largest_red": len(PALETTE_LEVELS),  # its colour, one palette level per channel
+        "largest_green": len(PALETTE_LEVELS),
+        "largest_blue": len(PALETTE_LEVELS),
+    },
+}
+
+
+def _multi_dsprites(ex: dict) -> dict[str, np.ndarray]:
+    largest = np.argmax(ex["visible_pixels"], axis=1)  # [N]
+    rows = np.arange(len(largest))
+    colour = ex["colour"][rows, largest]  # [N, 3] uint8 palette values
+    level = np.searchsorted(PALETTE_LEVELS, colour)
+    return {
+        "num_objects": np.asarray(ex["num_objects"], np.int32) - 1,
+        "largest_shape": np.asarray(ex["shape"][rows, largest], np.int32),
+        "largest_red": level[:, 0].astype(np.int32),
+        "largest_green": level[:, 1].astype(np.int32),
+        "largest_blue": level[:, 2].astype(np.int32),
+    }
+
+
+_LABEL_FNS = {"multi_dsprites": _multi_dsprites}
+
+
+def has_labels(dataset: str) -> bool:
+    return dataset in _LABEL_FNS
+
+
+def scene_labels(dataset: str, examples: dict) -> dict[str, np.ndarray]:
+    """``{name: [N] int32}`` for stacked ``examples`` of ``dataset``."""
+    if dataset not in _LABEL_FNS:
+        raise ValueError(f"no scene labels for dataset {dataset!r}; known: {sorted(_LABEL_FNS)}")
+    labels = _LABEL_FNS[dataset](examples)
+    for name, y in labels.items():
+        n = LABEL_CLASSES[dataset][name]
+        if y.min() < 0 or y.max() >= n:
+            raise ValueError(f"label {name!r} outside 0..{n - 1}: {y.min()}..{y.max()}")
+    return labels
+
+
+def load_examples(source, num: int, keys=None, start: int = 0) -> dict[str, np.ndarray]:
+    """The first ``num`` examples of a tfds data source from ``start``, stacked per key."""
+    if num > len(source) - start:
+        raise ValueError(f"asked for {num} examples from {start}, the split has {len(source)}")
+    rows = [source[i] for i in range(start, start + num)]
+    keys = rows[0].keys() if keys is None else keys
+    return {k: np.stack([r[k] for r in rows]) for k in keys}
