@@ -12,6 +12,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 _NUM = flags.DEFINE_integer("num", 8, "columns (scenes) per picture")
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
 _SPLIT = flags.DEFINE_string("split", "test", "split of the reconstructed images")
+_OUT_DIR = flags.DEFINE_string("out_dir", None, "where to write the PNGs (default WORKDIR/images)")
 _SEED = flags.DEFINE_integer("seed", 0, "seed for posterior and prior samples")
 flags.mark_flags_as_required(["workdir"])
 
@@ -25,7 +26,7 @@ def main(argv):
 
     run = load_run(_WORKDIR.value, _STEP.value)
     pics = make_pictures(run, _NUM.value, _SPLIT.value, _SEED.value)
-    for path in write_pictures(run, pics):
+    for path in write_pictures(run, pics, _OUT_DIR.value):
         print(path)
 
 

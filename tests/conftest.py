@@ -20,3 +20,16 @@ jax.config.update("jax_num_cpu_devices", 2)
 def data_dir(tmp_path_factory) -> str:
     """A tfds data dir shared by the session's tests (datasets are generated once)."""
     return str(tmp_path_factory.mktemp("tfds"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, data_dir):
+    """``(workdir, state)``: 4 uninterrupted steps of the shrunk GENESIS config on both
+    devices, checkpoints at 2 and 4.  Shared; tests must not write into its images/."""
+    from helpers import tiny_config
+
+    from ocg_jax.train.loop import train_and_evaluate
+
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    state = train_and_evaluate(tiny_config(data_dir=data_dir), workdir, progress=False)
+    return workdir, state

@@ -30,12 +30,10 @@ def _params_close(a, b, atol):
     )
 
 
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory, data_dir):
-    """4 uninterrupted steps on both devices."""
-    workdir = tmp_path_factory.mktemp("full")
-    state = train_and_evaluate(tiny_config(data_dir=data_dir), workdir, progress=False)
-    return workdir, state
+@pytest.fixture
+def full_run(tiny_run):
+    """4 uninterrupted steps on both devices (the session's shared run)."""
+    return tiny_run
 
 
 def test_run_writes_everything(full_run):

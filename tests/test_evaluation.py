@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import tiny_config
 
 from ocg_jax import viz
 from ocg_jax.analysis.compare import load_results, summarise, to_csv, to_markdown
@@ -17,17 +16,14 @@ from ocg_jax.analysis.pictures import make_pictures
 from ocg_jax.analysis.runs import load_run
 from ocg_jax.data.labels import LABEL_CLASSES, load_examples, scene_labels
 from ocg_jax.data.pipeline import load_source
-from ocg_jax.train.loop import train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(num_images=16, batch_size=8, fd_images=16, fd_samples=16, feature_net_steps=20)
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, data_dir):
-    workdir = tmp_path_factory.mktemp("run")
-    train_and_evaluate(tiny_config(data_dir=data_dir), workdir, progress=False)
-    return workdir
+@pytest.fixture
+def run_dir(tiny_run):
+    return tiny_run[0]
 
 
 def _cli(module, *args, timeout=300):
@@ -42,18 +38,28 @@ def _cli(module, *args, timeout=300):
     return res.stdout
 
 
-def test_evaluate_cli_writes_eval_json(run_dir):
-    out = _cli(
-        "experiments.evaluate",
-        f"--workdir={run_dir}",
-        "--num_images=16",
-        "--batch_size=8",
-        "--fd_images=16",
-        "--fd_samples=16",
-        "--feature_net_steps=20",
-        "--probe_train_images=32",
-        "--probe_test_images=16",
+def test_evaluate_cli_writes_eval_json(run_dir, capsys):
+    # in this process (absl flags parsed by hand), so it shares compiled functions
+    from absl import flags
+
+    from experiments import evaluate
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(
+        [
+            "evaluate",
+            f"--workdir={run_dir}",
+            "--num_images=16",
+            "--batch_size=8",
+            "--fd_images=16",
+            "--fd_samples=16",
+            "--feature_net_steps=20",
+            "--probe_train_images=32",
+            "--probe_test_images=16",
+        ]
     )
+    evaluate.main([])
+    out = capsys.readouterr().out
     result = json.loads((run_dir / "eval.json").read_text())
     assert result["step"] == 4 and result["num_images"] == 16 and result["split"] == "test"
     m = result["metrics"]
@@ -119,14 +125,14 @@ def test_component_by_component_rows_build_up_the_scene():
     np.testing.assert_allclose(rows[-1], np.sum(np.exp(log_masks) * comps, axis=1))
 
 
-def test_visualise_cli_and_pictures(run_dir):
-    pics = make_pictures(load_run(run_dir), num=4)
+def test_visualise_cli_and_pictures(run_dir, tmp_path):
+    pics = make_pictures(load_run(run_dir), num=8)
     assert set(pics) == {"reconstructions", "samples", "generation_steps", "sample_components"}
-    # 32 px tiles, 2 px padding: K=3 steps + overlay rows, 4 columns
-    assert pics["generation_steps"].shape == (4 * 34 + 2, 4 * 34 + 2, 3)
-    out = _cli("experiments.visualise", f"--workdir={run_dir}", "--num=4")
+    # 32 px tiles, 2 px padding: K=3 steps + overlay rows, 8 columns
+    assert pics["generation_steps"].shape == (4 * 34 + 2, 8 * 34 + 2, 3)
+    out = _cli("experiments.visualise", f"--workdir={run_dir}", "--num=8", f"--out_dir={tmp_path}")
     for name in pics:
-        path = run_dir / "images" / f"{name}_0000004.png"
+        path = tmp_path / f"{name}_0000004.png"
         assert str(path) in out and path.stat().st_size > 0
 
 

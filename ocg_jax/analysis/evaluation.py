@@ -18,36 +18,30 @@ from ocg_jax.data.labels import has_labels, load_examples, scene_labels
 from ocg_jax.data.pipeline import check_image_batch, load_source, to_float
 from ocg_jax.metrics.frechet import frechet_distance
 from ocg_jax.metrics.segmentation import mask_scores
+from ocg_jax.models.base import eval_apply_fn, sample_fn
 from ocg_jax.nn.inception import InceptionFeatures
 
 EXTRACTORS = ("scene_net", "inception")
 
 
 @functools.cache
-def _eval_batch_fn(model, num_true: int):
-    """Jitted ``(variables, images uint8, masks, rng) -> (scores {name: [B]}, features)``;
-    cached per model so repeated evaluations compile once."""
+def _score_fn(model, num_true: int):
+    """Jitted ``(outputs, masks) -> (scores {name: [B]}, features [B, D])``."""
 
-    def eval_batch(variables, images, masks, rng):
-        out, _ = model.apply(variables, to_float(images), rng, train=False)
+    def score(out, masks):
         scores = dict(out.losses)
         scores["elbo"] = -sum(out.losses.values())
         if getattr(out, "log_masks", None) is not None:
             scores.update(mask_scores(out.log_masks, masks, num_true=num_true))
         return scores, model.features(out)
 
-    return jax.jit(eval_batch)
-
-
-@functools.cache
-def _sample_fn(model):
-    return jax.jit(model.sample, static_argnums=2)
+    return jax.jit(score)
 
 
 def make_eval_batch(run: Run):
     """``(images uint8 [B,H,W,C], masks [B,H,W], rng) -> (scores {name: [B]}, features [B, D])``."""
-    fn = _eval_batch_fn(run.model, run.config.data.max_label + 1)
-    return lambda images, masks, rng: fn(run.variables, images, masks, rng)
+    apply, score = eval_apply_fn(run.model), _score_fn(run.model, run.config.data.max_label + 1)
+    return lambda images, masks, rng: score(apply(run.variables, to_float(images), rng), masks)
 
 
 def _batches(num: int, size: int, desc: str, progress: bool):
@@ -72,7 +66,7 @@ def _infer(run, eval_batch, source, num, batch_size, seed, desc, progress):
 
 def sample_images(run: Run, num: int, batch_size: int, seed: int = 0, progress=False):
     """``num`` prior samples (the composed scenes), float ``[num, H, W, C]`` in [0, 1]."""
-    sample = _sample_fn(run.model)
+    sample = sample_fn(run.model)
     out = []
     for i, start in enumerate(_batches(num, batch_size, "sampling", progress)):
         rng = jax.random.fold_in(jax.random.PRNGKey(seed + 7), i)

@@ -20,6 +20,7 @@ from ocg_jax import viz
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.labels import load_examples
 from ocg_jax.data.pipeline import load_source, to_float
+from ocg_jax.models.base import eval_apply_fn, sample_fn
 
 
 def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) -> dict:
@@ -28,9 +29,7 @@ def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) ->
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
     images = load_examples(source, num, ["image"])["image"]
     rng = jax.random.PRNGKey(seed)
-    out, _ = jax.jit(lambda v, x: run.model.apply(v, to_float(x), rng, train=False))(
-        run.variables, images
-    )
+    out = eval_apply_fn(run.model)(run.variables, to_float(images), rng)
     x = np.asarray(images, np.float32) / 255.0
     has_masks = getattr(out, "log_masks", None) is not None
     pics = {}
@@ -40,9 +39,7 @@ def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) ->
         )
     else:
         pics["reconstructions"] = viz.grid([x, np.asarray(out.recon)])
-    samples = jax.jit(run.model.sample, static_argnums=2)(
-        run.variables, jax.random.fold_in(rng, 1), num
-    )
+    samples = sample_fn(run.model)(run.variables, jax.random.fold_in(rng, 1), num)
     pics["samples"] = viz.grid([np.clip(np.asarray(samples.recon), 0, 1)])
     if has_masks and getattr(samples, "log_masks", None) is not None:
         steps = viz.component_by_component(samples.log_masks, samples.components)

@@ -5,6 +5,7 @@ family's ``Outputs`` and the updated model state (batch-norm statistics; the
 input state unchanged when ``train=False``).
 """
 
+import functools
 from typing import Any, Protocol
 
 import jax
@@ -55,3 +56,18 @@ def check_images(images, image_shape: tuple[int, int, int]) -> None:
     lo, hi = float(np.min(images)), float(np.max(images))
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"image values must lie in [0, 1], got range [{lo:.3g}, {hi:.3g}]")
+
+
+@functools.cache
+def eval_apply_fn(model: ModelFamily):
+    """Jitted ``(variables, images float, rng) -> outputs`` in eval mode; one per model, so
+    evaluation and pictures of the same batch shape compile once."""
+    return jax.jit(
+        lambda variables, images, rng: model.apply(variables, images, rng, train=False)[0]
+    )
+
+
+@functools.cache
+def sample_fn(model: ModelFamily):
+    """Jitted ``(variables, rng, num) -> outputs`` from the prior; one per model."""
+    return jax.jit(model.sample, static_argnums=2)

@@ -19,7 +19,7 @@ import numpy as np
 from ocg_jax import viz
 from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_source, to_float
 from ocg_jax.metrics.segmentation import mask_scores
-from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.base import ModelFamily, sample_fn
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.logging import RunLogger
@@ -98,7 +98,7 @@ def train_and_evaluate(
     start = int(state.step)
     train_step = compile_train_step(make_elbo_step(model, tx, config.beta), mesh)
     eval_fn = make_eval_fn(model, data.max_label)
-    sample_fn = jax.jit(model.sample, static_argnums=2)
+    sampler = sample_fn(model)
     n_eval = config.eval_images
     val = {k: np.stack([val_src[i][k] for i in range(n_eval)]) for k in ("image", "mask")}
     check_image_batch(val["image"], model.image_shape)
@@ -136,7 +136,7 @@ def train_and_evaluate(
                 flush()
             if step % config.eval_every == 0 or last or step == 1:  # step 1: a baseline
                 flush()
-                evaluate_and_draw(eval_fn, sample_fn, state, val, logger, step, config.seed)
+                evaluate_and_draw(eval_fn, sampler, state, val, logger, step, config.seed)
             if ckpt.should_save(step) or last:
                 flush()
                 ckpt.save(step, state, loader.get_state(), meta, force=last)
@@ -150,7 +150,7 @@ def train_and_evaluate(
 
 def evaluate_and_draw(
     eval_fn,
-    sample_fn,
+    sampler,
     state: TrainState,
     val: dict,
     logger: RunLogger,
@@ -169,6 +169,6 @@ def evaluate_and_draw(
     else:
         rows = [images, np.asarray(out.recon[:num_images])]
     logger.image(step, "reconstructions", viz.grid(rows))
-    samples = sample_fn({"params": state.params, **state.model_state}, rng, num_images)
+    samples = sampler({"params": state.params, **state.model_state}, rng, num_images)
     logger.image(step, "samples", viz.grid([np.asarray(samples.recon)]))
     return metrics
