@@ -1,5 +1,5 @@
 """Pictures from a run's checkpoint: reconstructions with masks, samples, and scenes
-generated component by component; PNGs in DIR/images and in TensorBoard.
+generated component by component; PNGs in DIR/pictures and in TensorBoard.
 
     python -m experiments.visualise --workdir=runs/genesis [--num=8 --checkpoint_step=N]
 """
@@ -12,7 +12,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 _NUM = flags.DEFINE_integer("num", 8, "columns (scenes) per picture")
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
 _SPLIT = flags.DEFINE_string("split", "test", "split of the reconstructed images")
-_OUT_DIR = flags.DEFINE_string("out_dir", None, "where to write the PNGs (default WORKDIR/images)")
+_OUT_DIR = flags.DEFINE_string(
+    "out_dir", None, "where to write the PNGs (default WORKDIR/pictures)"
+)
 _SEED = flags.DEFINE_integer("seed", 0, "seed for posterior and prior samples")
 flags.mark_flags_as_required(["workdir"])
 

@@ -7,7 +7,7 @@
   * ``generation_steps``: prior samples composed component by component
     (rows k = 1..K), the GENESIS users' most-asked-for plot; then the masks;
   * ``sample_components``: each sampled component's mask and appearance.
-``write_pictures`` saves them as PNGs under ``workdir/images`` and to TensorBoard.
+``write_pictures`` saves them as PNGs under ``workdir/pictures`` and to TensorBoard.
 """
 
 from pathlib import Path
@@ -55,9 +55,9 @@ def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) ->
 
 
 def write_pictures(run: Run, pics: dict, out_dir: str | Path | None = None) -> list[Path]:
-    """Save ``pics`` as ``<out_dir>/<name>_<step>.png`` (default ``workdir/images``) and to
+    """Save ``pics`` as ``<out_dir>/<name>_<step>.png`` (default ``workdir/pictures``) and to
     the run's TensorBoard events; returns the PNG paths."""
-    out_dir = Path(out_dir) if out_dir else run.workdir / "images"
+    out_dir = Path(out_dir) if out_dir else run.workdir / "pictures"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     with SummaryWriter(str(run.workdir / "tensorboard")) as tb:
