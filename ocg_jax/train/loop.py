@@ -7,6 +7,7 @@ uninterrupted run would.  Metrics are fetched from the devices only every
 checkpoint is written.
 """
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -32,6 +33,7 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or Inf."""
 
 
+@functools.cache
 def make_eval_fn(model: ModelFamily, max_label: int):
     """Jitted ``(state, images uint8, masks, rng) -> (metrics, outputs)`` in eval mode."""
 
@@ -56,6 +58,19 @@ def run_meta(config: ml_collections.ConfigDict) -> dict:
     )
 
 
+def _optim_part(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict({k: config[k] for k in ("optim", "geco", "beta")})
+
+
+@functools.cache
+def _optimizer_and_step(model: ModelFamily, optim_json: str, mesh: jax.sharding.Mesh):
+    """``(tx, compiled train step)``; cached so that a run continued in the same process
+    (a notebook cell run again, a resumed run in the tests) does not compile again."""
+    optim = ml_collections.ConfigDict(json.loads(optim_json))
+    tx = make_optimizer(optim, model.image_shape)
+    return tx, compile_train_step(make_elbo_step(model, tx, optim.beta), mesh)
+
+
 def _json_config(config: ml_collections.ConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
@@ -72,7 +87,7 @@ def train_and_evaluate(
     workdir.mkdir(parents=True, exist_ok=True)
     mesh = make_mesh() if mesh is None else mesh
     model = get_model(config.model)
-    tx = make_optimizer(config, model.image_shape)
+    tx, train_step = _optimizer_and_step(model, _json_config(_optim_part(config)), mesh)
     data = config.data
     data_dir = data.data_dir or None
     train_src = load_source(data.name, data.config, "train", data_dir, data.prepare)
@@ -96,7 +111,6 @@ def train_and_evaluate(
     (workdir / "config.json").write_text(_json_config(config))
 
     start = int(state.step)
-    train_step = compile_train_step(make_elbo_step(model, tx, config.beta), mesh)
     eval_fn = make_eval_fn(model, data.max_label)
     sampler = sample_fn(model)
     n_eval = config.eval_images
