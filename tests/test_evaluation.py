@@ -14,8 +14,8 @@ from ocg_jax.analysis.evaluation import evaluate_run
 from ocg_jax.analysis.feature_net import _accuracy, scene_features
 from ocg_jax.analysis.pictures import make_pictures
 from ocg_jax.analysis.runs import load_run
-from ocg_jax.data.labels import LABEL_CLASSES, load_examples, scene_labels
-from ocg_jax.data.pipeline import load_source
+from ocg_jax.data.labels import LABEL_CLASSES, scene_labels
+from ocg_jax.data.pipeline import load_examples, load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(num_images=16, batch_size=8, fd_images=16, fd_samples=16, feature_net_steps=20)

@@ -7,8 +7,8 @@ import pytest
 import scipy.linalg
 
 from ocg_jax.analysis.probes import probe_accuracy, run_probes
-from ocg_jax.data.labels import LABEL_CLASSES, load_examples, scene_labels
-from ocg_jax.data.pipeline import load_source
+from ocg_jax.data.labels import LABEL_CLASSES, scene_labels
+from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics import frechet_distance
 from ocg_jax.nn.inception import InceptionFeatures, InceptionV3, load_inception_weights
 

@@ -14,8 +14,8 @@ from tqdm.auto import tqdm
 from ocg_jax.analysis.feature_net import scene_features
 from ocg_jax.analysis.probes import run_probes
 from ocg_jax.analysis.runs import Run
-from ocg_jax.data.labels import has_labels, load_examples, scene_labels
-from ocg_jax.data.pipeline import check_image_batch, load_source, to_float
+from ocg_jax.data.labels import has_labels, scene_labels
+from ocg_jax.data.pipeline import check_image_batch, load_examples, load_source, to_float
 from ocg_jax.metrics.frechet import frechet_distance
 from ocg_jax.metrics.segmentation import mask_scores
 from ocg_jax.models.base import eval_apply_fn, sample_fn
@@ -129,7 +129,14 @@ def evaluate_run(
     if num_images < 1:
         raise ValueError(f"num_images must be >= 1, got {num_images}")
     eval_batch = make_eval_batch(run)
-    scores, _, _ = _infer(run, eval_batch, source, num_images, batch_size, seed, split, progress)
+    probing = bool(probe_train_images and probe_test_images and has_labels(data.name))
+    n_split = max(num_images, probe_test_images) if probing else num_images
+    # one pass over the split: its first num_images give the scores, the probes' test set
+    # is its first probe_test_images
+    scores, feats, images = _infer(
+        run, eval_batch, source, n_split, batch_size, seed, split, progress
+    )
+    scores = {k: v[:num_images] for k, v in scores.items()}
     result = {
         "workdir": str(run.workdir),
         "model": run.model.name,
@@ -154,13 +161,11 @@ def evaluate_run(
             "num_test_images": fd_images,
             "num_samples": fd_samples,
         }
-    if probe_train_images and probe_test_images and has_labels(data.name):
+    if probing:
         _, f_tr, x_tr = _infer(
             run, eval_batch, train, probe_train_images, batch_size, seed, "probe train", progress
         )
-        _, f_te, x_te = _infer(
-            run, eval_batch, source, probe_test_images, batch_size, seed, "probe test", progress
-        )
+        f_te, x_te = feats[:probe_test_images], images[:probe_test_images]
         y_tr = scene_labels(data.name, load_examples(train, probe_train_images))
         y_te = scene_labels(data.name, load_examples(source, probe_test_images))
         pixels = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255.0

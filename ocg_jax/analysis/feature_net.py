@@ -16,8 +16,8 @@ import numpy as np
 import optax
 from flax import serialization
 
-from ocg_jax.data.labels import LABEL_CLASSES, load_examples, scene_labels
-from ocg_jax.data.pipeline import load_source
+from ocg_jax.data.labels import LABEL_CLASSES, scene_labels
+from ocg_jax.data.pipeline import load_examples, load_source
 
 Array = jax.Array
 VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)

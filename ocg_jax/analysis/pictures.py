@@ -18,8 +18,7 @@ from tensorboardX import SummaryWriter
 
 from ocg_jax import viz
 from ocg_jax.analysis.runs import Run
-from ocg_jax.data.labels import load_examples
-from ocg_jax.data.pipeline import load_source, to_float
+from ocg_jax.data.pipeline import load_examples, load_source, to_float
 from ocg_jax.models.base import eval_apply_fn, sample_fn
 
 

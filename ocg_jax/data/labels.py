@@ -52,12 +52,3 @@ def scene_labels(dataset: str, examples: dict) -> dict[str, np.ndarray]:
         if y.min() < 0 or y.max() >= n:
             raise ValueError(f"label {name!r} outside 0..{n - 1}: {y.min()}..{y.max()}")
     return labels
-
-
-def load_examples(source, num: int, keys=None, start: int = 0) -> dict[str, np.ndarray]:
-    """The first ``num`` examples of a tfds data source from ``start``, stacked per key."""
-    if num > len(source) - start:
-        raise ValueError(f"asked for {num} examples from {start}, the split has {len(source)}")
-    rows = [source[i] for i in range(start, start + num)]
-    keys = rows[0].keys() if keys is None else keys
-    return {k: np.stack([r[k] for r in rows]) for k in keys}

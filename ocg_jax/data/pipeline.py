@@ -42,6 +42,15 @@ def load_source(
     return builder.as_data_source(split=split)
 
 
+def load_examples(source, num: int, keys=None, start: int = 0) -> dict[str, np.ndarray]:
+    """The first ``num`` examples of a tfds data source from ``start``, stacked per key."""
+    if num > len(source) - start:
+        raise ValueError(f"asked for {num} examples from {start}, the split has {len(source)}")
+    rows = [source[i] for i in range(start, start + num)]
+    keys = rows[0].keys() if keys is None else keys
+    return {k: np.stack([r[k] for r in rows]) for k in keys}
+
+
 def to_float(images: jax.Array) -> jax.Array:
     """uint8 ``[..., C]`` in [0, 255] -> float32 in [0, 1]."""
     if images.dtype != jnp.uint8:

@@ -18,7 +18,13 @@ import ml_collections
 import numpy as np
 
 from ocg_jax import viz
-from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_source, to_float
+from ocg_jax.data.pipeline import (
+    ShardedLoader,
+    check_image_batch,
+    load_examples,
+    load_source,
+    to_float,
+)
 from ocg_jax.metrics.segmentation import mask_scores
 from ocg_jax.models.base import ModelFamily, sample_fn
 from ocg_jax.models.registry import get_model
@@ -114,7 +120,7 @@ def train_and_evaluate(
     eval_fn = make_eval_fn(model, data.max_label)
     sampler = sample_fn(model)
     n_eval = config.eval_images
-    val = {k: np.stack([val_src[i][k] for i in range(n_eval)]) for k in ("image", "mask")}
+    val = load_examples(val_src, n_eval, ("image", "mask"))
     check_image_batch(val["image"], model.image_shape)
     val = jax.device_put(val, batch_sharding(mesh))
     logger = RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
