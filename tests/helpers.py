@@ -4,16 +4,26 @@ import importlib
 
 import ml_collections
 
+#: per family: options that make its network narrow
+NARROW = {
+    "genesis": dict(enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1), num_slots=3),
+    "monet": dict(unet_channels=(8, 8, 8, 8), dec_hidden=8, num_slots=3),
+    "dc_vae": dict(enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1)),
+    "bd_vae": dict(
+        enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1), bd_hidden=8, bd_outputs=8
+    ),
+}
+NARROW["genesis_s"] = NARROW["genesis"]
+
 
 def tiny_config(
-    config_module: str = "genesis_multi_dsprites", data_dir: str | None = None
+    config_module: str = "genesis_multi_dsprites", data_dir: str | None = None, variant: str = ""
 ) -> ml_collections.ConfigDict:
-    c = importlib.import_module(f"experiments.configs.{config_module}").get_config("quick")
+    module = importlib.import_module(f"experiments.configs.{config_module}")
+    c = module.get_config(",".join(filter(None, ["quick", variant])))
     c.model.image_size = 32
-    c.model.enc_channels = (8, 8, 8, 8, 8)
-    c.model.enc_strides = (1, 2, 1, 1, 1)
-    c.model.num_slots = 3
-    c.data.config = "tiny_32px"
+    c.model.update(NARROW[c.model.name])
+    c.data.config = {"multi_dsprites": "tiny_32px", "tetrominoes": "tiny"}[c.data.name]
     c.data.data_dir = data_dir
     c.data.num_threads = 1
     c.batch_size = 4
@@ -23,3 +33,42 @@ def tiny_config(
     c.eval_images = 4
     c.checkpoint_every = 2
     return c
+
+
+def params_close(a, b, atol):
+    import jax
+    import numpy as np
+
+    jax.tree.map(
+        lambda x, y: np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol, rtol=0),
+        a,
+        b,
+    )
+
+
+def run_steps(cfg, devices, num_steps: int = 3):
+    """``(state, losses)`` after ``num_steps`` of ``cfg``'s compiled step on ``devices`` (the
+    same global batches on any device count); asserts the step traces once."""
+    import chex
+    import jax
+
+    from ocg_jax.data.pipeline import ShardedLoader, load_source
+    from ocg_jax.models.registry import get_model
+    from ocg_jax.train.sharding import batch_sharding, make_mesh
+    from ocg_jax.train.state import create_train_state
+    from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
+
+    model = get_model(cfg.model)
+    tx = make_optimizer(cfg, model.image_shape)
+    src = load_source(cfg.data.name, cfg.data.config, "train", cfg.data.data_dir)
+    mesh = make_mesh(devices)
+    loader = ShardedLoader(src, batch_size=cfg.batch_size, sharding=batch_sharding(mesh), seed=0)
+    state = create_train_state(model, tx, jax.random.PRNGKey(0), mesh)
+    step = make_elbo_step(model, tx, cfg.beta, kl_weights(model, cfg))
+    step = compile_train_step(chex.assert_max_traces(step, n=1), mesh)
+    losses = []
+    for _ in range(num_steps):
+        state, metrics = step(state, next(loader))
+        losses.append(float(metrics["loss"]))
+    chex.clear_trace_counter()
+    return state, losses

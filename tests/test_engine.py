@@ -5,29 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import chex
 import jax
 import numpy as np
 import pytest
-from helpers import tiny_config
+from helpers import params_close, run_steps, tiny_config
 
-from ocg_jax.data.pipeline import ShardedLoader, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import CheckpointMismatchError
 from ocg_jax.train.loop import NonFiniteLossError, train_and_evaluate
-from ocg_jax.train.sharding import batch_sharding, make_mesh
-from ocg_jax.train.state import create_train_state
-from ocg_jax.train.steps import compile_train_step, make_elbo_step, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _params_close(a, b, atol):
-    jax.tree.map(
-        lambda x, y: np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=atol, rtol=0),
-        a,
-        b,
-    )
 
 
 @pytest.fixture
@@ -66,8 +53,8 @@ def test_resume_matches_uninterrupted_run(full_run, tmp_path, data_dir):
     cfg.num_steps = 4
     resumed = train_and_evaluate(cfg, tmp_path, progress=False)
     assert int(resumed.step) == 4
-    _params_close(resumed.params, full_state.params, atol=1e-6)
-    _params_close(resumed.opt_state, full_state.opt_state, atol=1e-6)
+    params_close(resumed.params, full_state.params, atol=1e-6)
+    params_close(resumed.opt_state, full_state.opt_state, atol=1e-6)
 
 
 def test_checkpoint_of_another_model_is_refused(full_run, data_dir):
@@ -88,22 +75,6 @@ def test_nan_loss_stops_the_run(tmp_path, data_dir):
     assert not (tmp_path / "checkpoints" / "4").exists()
 
 
-def _run_steps(cfg, data_dir, devices, num_steps=3):
-    model = get_model(cfg.model)
-    tx = make_optimizer(cfg, model.image_shape)
-    src = load_source("multi_dsprites", "tiny_32px", "train", data_dir)
-    mesh = make_mesh(devices)
-    loader = ShardedLoader(src, batch_size=4, sharding=batch_sharding(mesh), seed=0)
-    state = create_train_state(model, tx, jax.random.PRNGKey(0), mesh)
-    step = compile_train_step(chex.assert_max_traces(make_elbo_step(model, tx, 0.5), n=1), mesh)
-    losses = []
-    for _ in range(num_steps):
-        state, metrics = step(state, next(loader))
-        losses.append(float(metrics["loss"]))
-    chex.clear_trace_counter()
-    return state, losses
-
-
 def test_step_compiles_once_and_devices_agree(data_dir):
     """Same global batches, 1 device vs 2 devices: same losses and parameters.
 
@@ -115,12 +86,12 @@ def test_step_compiles_once_and_devices_agree(data_dir):
     cfg = tiny_config(data_dir=data_dir)
     cfg.optim.name = "sgd"
     cfg.optim.learning_rate = 1e-5
-    one, losses_one = _run_steps(cfg, data_dir, jax.devices()[:1])
-    two, losses_two = _run_steps(cfg, data_dir, jax.devices())
+    one, losses_one = run_steps(cfg, jax.devices()[:1])
+    two, losses_two = run_steps(cfg, jax.devices())
     assert len(two.params["z1_head"]["kernel"].sharding.device_set) == 2
     np.testing.assert_allclose(losses_one, losses_two, rtol=1e-5)
-    _params_close(one.params, two.params, atol=1e-5)
-    _params_close(one.model_state, two.model_state, atol=1e-5)
+    params_close(one.params, two.params, atol=1e-5)
+    params_close(one.model_state, two.model_state, atol=1e-5)
 
 
 def test_unknown_config_key_is_an_error(tmp_path):

@@ -1,7 +1,29 @@
-"""Defaults shared by every experiment config (engine, data, GECO)."""
+"""Defaults shared by every experiment config (engine, data, GECO), datasets and variants.
+
+A config file ``<model>_<dataset>.py`` is ``experiment(model, dataset, variant)``;
+``--config=FILE:a,b`` applies the variants ``a`` then ``b`` (see ``VARIANTS``).
+"""
 
 import ml_collections
 from ml_collections import config_dict
+
+from experiments.configs.models import MODEL_VARIANTS, model_config
+
+#: dataset -> image size, K, largest instance label, and its builder configs per variant
+DATASETS = {
+    "multi_dsprites": {
+        "image_size": 64,
+        "num_slots": 5,
+        "max_label": 4,
+        "configs": {"": "full", "quick": "tiny", "cpu32": "small_32px"},
+    },
+    "tetrominoes": {
+        "image_size": 32,
+        "num_slots": 4,
+        "max_label": 3,
+        "configs": {"": "full", "quick": "tiny", "cpu32": "small"},
+    },
+}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -21,6 +43,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.config = "full"
     c.data.data_dir = config_dict.placeholder(str)  # default: tfds's (~/tensorflow_datasets)
     c.data.prepare = True  # generate procedural datasets that are missing
+    c.data.manual_dir = config_dict.placeholder(str)  # multi_object: the user's TFRecord files
     c.data.eval_split = "validation"
     c.data.max_label = 4  # largest instance label in the masks
     c.data.num_threads = 2
@@ -44,7 +67,7 @@ def base_config() -> ml_collections.ConfigDict:
 
 def make_quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The ``:quick`` variant: tiny generated data, a few minutes on 2 CPU cores."""
-    c.data.config = "tiny"
+    c.data.config = DATASETS[c.data.name]["configs"]["quick"]
     c.batch_size = 8
     c.num_steps = 60
     c.log_every = 5
@@ -57,8 +80,8 @@ def make_quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 
 def make_cpu32(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """The ``:cpu32`` variant: 32x32 multi-dSprites (5k images), thousands of steps on a CPU."""
-    c.data.config = "small_32px"
+    """The ``:cpu32`` variant: 32x32 images (5k train), thousands of steps on a CPU."""
+    c.data.config = DATASETS[c.data.name]["configs"]["cpu32"]
     c.model.image_size = 32
     c.batch_size = 8
     c.num_steps = 2_000
@@ -73,9 +96,26 @@ VARIANTS = {"quick": make_quick, "cpu32": make_cpu32}
 
 
 def apply_variant(c: ml_collections.ConfigDict, variant: str) -> ml_collections.ConfigDict:
-    """Apply the ``:variant`` suffix of ``--config=FILE:variant`` (see ``VARIANTS``)."""
-    if not variant:
-        return c
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown config variant {variant!r}; known: {sorted(VARIANTS)}")
-    return VARIANTS[variant](c)
+    """Apply the comma-separated variants of ``--config=FILE:variant`` in order."""
+    for name in filter(None, variant.split(",")):
+        if name in VARIANTS:
+            c = VARIANTS[name](c)
+        elif name in MODEL_VARIANTS and c.model.name in MODEL_VARIANTS[name][0]:
+            c = MODEL_VARIANTS[name][1](c)
+        else:
+            known = sorted(VARIANTS) + [
+                v for v, (models, _) in MODEL_VARIANTS.items() if c.model.name in models
+            ]
+            raise ValueError(f"unknown config variant {name!r} for {c.model.name}; known: {known}")
+    return c
+
+
+def experiment(model: str, dataset: str, variant: str = "") -> ml_collections.ConfigDict:
+    """The config of ``model`` on ``dataset`` with ``variant`` applied."""
+    d = DATASETS[dataset]
+    c = base_config()
+    c.data.name = dataset
+    c.data.config = d["configs"][""]
+    c.data.max_label = d["max_label"]
+    c.model = model_config(model, d["image_size"], d["num_slots"])
+    return apply_variant(c, variant)

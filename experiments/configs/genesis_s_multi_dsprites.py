@@ -1,16 +1,12 @@
-"""GENESIS-S (no component VAE; broadcast decoder on the mask latents) on multi-dSprites.
+"""GENESIS-S (no component VAE.
+Broadcast decoder on the mask latents) on multi-dSprites (64x64, K = 5); GECO, as in the GENESIS paper.
 
-python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py --workdir=runs/genesis_s
-python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:quick --workdir=runs/quick_s
+python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py --workdir=runs/genesis_s_multi_dsprites
+python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:quick --workdir=runs/quick_genesis_s
 """
 
-import ml_collections
-
-from experiments.configs.common import apply_variant, base_config
-from experiments.configs.genesis_multi_dsprites import model_config
+from experiments.configs.common import experiment
 
 
-def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    c = base_config()
-    c.model = model_config("genesis_s")
-    return apply_variant(c, variant)
+def get_config(variant: str = ""):
+    return experiment("genesis_s", "multi_dsprites", variant)

@@ -7,6 +7,7 @@ gives each label's number of classes.  A dataset without an entry has no labels.
 
 import numpy as np
 
+from ocg_jax.data import tetrominoes
 from ocg_jax.data.render import PALETTE_LEVELS, SHAPES
 
 #: dataset -> {label name: number of classes}
@@ -17,6 +18,12 @@ LABEL_CLASSES: dict[str, dict[str, int]] = {
         "largest_red": len(PALETTE_LEVELS),  # its colour, one palette level per channel
         "largest_green": len(PALETTE_LEVELS),
         "largest_blue": len(PALETTE_LEVELS),
+    },
+    "tetrominoes": {  # the objects with the left-most and right-most centres
+        "leftmost_shape": len(tetrominoes.SHAPES),
+        "leftmost_colour": len(tetrominoes.COLOURS),
+        "rightmost_shape": len(tetrominoes.SHAPES),
+        "rightmost_colour": len(tetrominoes.COLOURS),
     },
 }
 
@@ -35,7 +42,17 @@ def _multi_dsprites(ex: dict) -> dict[str, np.ndarray]:
     }
 
 
-_LABEL_FNS = {"multi_dsprites": _multi_dsprites}
+def _tetrominoes(ex: dict) -> dict[str, np.ndarray]:
+    rows = np.arange(len(ex["x"]))
+    out = {}
+    for side, pick in (("leftmost", np.argmin), ("rightmost", np.argmax)):
+        i = pick(ex["x"], axis=1)
+        out[f"{side}_shape"] = np.asarray(ex["shape"][rows, i], np.int32)
+        out[f"{side}_colour"] = np.asarray(ex["colour"][rows, i], np.int32)
+    return out
+
+
+_LABEL_FNS = {"multi_dsprites": _multi_dsprites, "tetrominoes": _tetrominoes}
 
 
 def has_labels(dataset: str) -> bool:

@@ -15,14 +15,21 @@ import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tensorflow_datasets as tfds
 
 from ocg_jax.data.builders import get_builder
 
 
 def load_source(
-    name: str, config: str | None, split: str, data_dir: str | None = None, prepare: bool = True
+    name: str,
+    config: str | None,
+    split: str,
+    data_dir: str | None = None,
+    prepare: bool = True,
+    manual_dir: str | None = None,
 ):
-    """Random-access source of one split; builds procedural datasets if asked.
+    """Random-access source of one split; builds procedural datasets if asked, and
+    converts the files a user has put in ``manual_dir`` (``multi_object``).
 
     Raises ``FileNotFoundError`` naming the directory when the dataset is not
     prepared and ``prepare`` is False.
@@ -35,7 +42,9 @@ def load_source(
                 "config.data.prepare=True to generate it, or point config.data.data_dir "
                 "at the directory that holds it"
             )
-        builder.download_and_prepare()
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+        )
     splits = list(builder.info.splits.keys())
     if split not in splits:
         raise ValueError(f"dataset {name}/{config} has no split {split!r}; it has {splits}")

@@ -5,9 +5,11 @@ family's ``Outputs`` and the updated model state (batch-norm statistics; the
 input state unchanged when ``train=False``).
 """
 
+import dataclasses
 import functools
 from typing import Any, Protocol
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,6 +58,42 @@ def check_images(images, image_shape: tuple[int, int, int]) -> None:
     lo, hi = float(np.min(images)), float(np.max(images))
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"image values must lie in [0, 1], got range [{lo:.3g}, {hi:.3g}]")
+
+
+@dataclasses.dataclass(frozen=True)
+class LinenFamily:
+    """The contract for a family whose network is one Linen module ``net``.
+
+    ``net.__call__(images, train=...)`` gives the outputs (randomness from the
+    ``"sample"`` rng stream); ``net.sample(num)`` draws from the prior.  A
+    subclass adds ``kl_terms`` and ``features``.
+    """
+
+    net: nn.Module
+    name: str
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.net.image_size, self.net.image_size, 3)
+
+    def init(self, rng: Array, batch: Array) -> Variables:
+        check_images(batch, self.image_shape)
+        p_rng, s_rng = jax.random.split(rng)
+        return self.net.init({"params": p_rng, "sample": s_rng}, batch, train=False)
+
+    def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool):
+        check_images(images, self.image_shape)
+        state = {k: v for k, v in variables.items() if k != "params"}
+        if not train or "batch_stats" not in variables:
+            out = self.net.apply(variables, images, train=train, rngs={"sample": rng})
+            return out, state
+        out, new_state = self.net.apply(
+            variables, images, train=True, rngs={"sample": rng}, mutable=["batch_stats"]
+        )
+        return out, {**state, **new_state}
+
+    def sample(self, variables: Variables, rng: Array, num: int) -> Any:
+        return self.net.apply(variables, num, rngs={"sample": rng}, method=type(self.net).sample)
 
 
 @functools.cache

@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ocg_jax.models.base import Array, Variables, check_images
+from ocg_jax.models.base import Array, LinenFamily
 from ocg_jax.nn.broadcast import BroadcastDecoder
-from ocg_jax.nn.conv import GatedConvEncoder, GatedDeconvDecoder
+from ocg_jax.nn.conv import ComponentEncoder, GatedConvEncoder, GatedDeconvDecoder
 from ocg_jax.nn.recurrent import GaussianLSTM
 from ocg_jax.objectives.kl import mc_kl
 from ocg_jax.objectives.mixture import mixture_nll, stick_breaking
@@ -31,21 +31,6 @@ class GenesisOutputs:
     zc: Array | None  # [B, K, Dc]; None for GENESIS-S
     zc_mean: Array | None  # [B, K, Dc]
     losses: dict[str, Array]  # per example [B]: nll, kl_m (, kl_c)
-
-
-class ComponentEncoder(nn.Module):
-    """``[N, H, W, 4] -> (mean, std)`` each ``[N, latent]``."""
-
-    latent: int = 16
-    channels: Sequence[int] = (32, 32, 64, 64)
-
-    @nn.compact
-    def __call__(self, x: Array):
-        for c in self.channels:
-            x = nn.elu(nn.Conv(c, (3, 3), (2, 2), padding=((1, 1), (1, 1)))(x))
-        x = nn.elu(nn.Dense(256)(x.reshape(x.shape[0], -1)))
-        mean, raw = jnp.split(nn.Dense(2 * self.latent)(x), 2, axis=-1)
-        return mean, nn.softplus(raw + 0.5) + 1e-8
 
 
 class ComponentPrior(nn.Module):
@@ -178,38 +163,15 @@ class GenesisNet(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class Genesis:
+class Genesis(LinenFamily):
     """GENESIS / GENESIS-S behind the model contract (``ocg_jax.models.base``)."""
 
     net: GenesisNet
     name: str = "genesis"
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.net.image_size, self.net.image_size, 3)
-
-    @property
     def kl_terms(self) -> tuple[str, ...]:
         return ("kl_m", "kl_c") if self.net.variant == "genesis" else ("kl_m",)
-
-    def init(self, rng: Array, batch: Array) -> Variables:
-        check_images(batch, self.image_shape)
-        p_rng, s_rng = jax.random.split(rng)
-        return self.net.init({"params": p_rng, "sample": s_rng}, batch, train=False)
-
-    def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool):
-        check_images(images, self.image_shape)
-        if not train:
-            return self.net.apply(variables, images, train=False, rngs={"sample": rng}), {
-                k: v for k, v in variables.items() if k != "params"
-            }
-        out, new_state = self.net.apply(
-            variables, images, train=True, rngs={"sample": rng}, mutable=["batch_stats"]
-        )
-        return out, dict(new_state)
-
-    def sample(self, variables: Variables, rng: Array, num: int) -> GenesisOutputs:
-        return self.net.apply(variables, num, rngs={"sample": rng}, method=GenesisNet.sample)
 
     def features(self, outputs: GenesisOutputs) -> Array:
         """``[B, D]``: posterior means of z^m_{1..K-1} and z^c_{1..K} (GENESIS-S: all z^m)."""

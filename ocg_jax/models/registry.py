@@ -2,27 +2,22 @@
 
 import dataclasses
 
+import flax.linen as nn
 import ml_collections
 
 from ocg_jax.models.base import ModelFamily
 from ocg_jax.models.genesis import Genesis, GenesisNet
+from ocg_jax.models.monet import Monet, MonetNet
+from ocg_jax.models.vae import VAE, VAENet
 
-
-def _build_genesis(name: str, options: dict) -> ModelFamily:
-    fields = {f.name for f in dataclasses.fields(GenesisNet) if f.init} - {
-        "variant",
-        "parent",
-        "name",
-    }
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {unknown} for model {name!r}; it takes {sorted(fields)}"
-        )
-    return Genesis(GenesisNet(variant=name, **options), name=name)
-
-
-_FAMILIES = {"genesis": _build_genesis, "genesis_s": _build_genesis}
+#: name -> (family class, network class, options the name fixes)
+_FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
+    "genesis": (Genesis, GenesisNet, {"variant": "genesis"}),
+    "genesis_s": (Genesis, GenesisNet, {"variant": "genesis_s"}),
+    "monet": (Monet, MonetNet, {}),
+    "dc_vae": (VAE, VAENet, {"decoder": "deconv"}),
+    "bd_vae": (VAE, VAENet, {"decoder": "broadcast"}),
+}
 
 
 def get_model(config: ml_collections.ConfigDict | dict) -> ModelFamily:
@@ -31,7 +26,14 @@ def get_model(config: ml_collections.ConfigDict | dict) -> ModelFamily:
     name = options.pop("name", None)
     if name not in _FAMILIES:
         raise ValueError(f"unknown model {name!r}; known: {sorted(_FAMILIES)}")
+    family, net, fixed = _FAMILIES[name]
+    fields = {f.name for f in dataclasses.fields(net) if f.init} - {"parent", "name", *fixed}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {unknown} for model {name!r}; it takes {sorted(fields)}"
+        )
     for key, value in options.items():
         if isinstance(value, list):
             options[key] = tuple(value)
-    return _FAMILIES[name](name, options)
+    return family(net(**fixed, **options), name=name)

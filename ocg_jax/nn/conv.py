@@ -6,7 +6,7 @@ convolutions of the same input.  We run them as one conv with ``2C`` outputs
 channels, which is exactly BatchNorm on each branch.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -143,3 +143,20 @@ class GatedDeconvDecoder(nn.Module):
         for c, s in zip(outs, list(self.strides)[::-1], strict=True):
             x = GatedUpConv(c, 5, s, self.norm)(x, train=train)
         return nn.Conv(self.out_channels, (1, 1))(x)
+
+
+class ComponentEncoder(nn.Module):
+    """Component VAE encoder of GENESIS and MONet: ``[N, H, W, C] -> (mean, std)``, each
+    ``[N, latent]``; 3x3 stride-2 convs, a 256-unit layer, std = softplus(. + 0.5) + 1e-8."""
+
+    latent: int = 16
+    channels: Sequence[int] = (32, 32, 64, 64)
+    activation: Callable[[Array], Array] = nn.elu
+
+    @nn.compact
+    def __call__(self, x: Array):
+        for c in self.channels:
+            x = self.activation(nn.Conv(c, (3, 3), (2, 2), padding=((1, 1), (1, 1)))(x))
+        x = self.activation(nn.Dense(256)(x.reshape(x.shape[0], -1)))
+        mean, raw = jnp.split(nn.Dense(2 * self.latent)(x), 2, axis=-1)
+        return mean, nn.softplus(raw + 0.5) + 1e-8

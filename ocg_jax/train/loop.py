@@ -31,8 +31,8 @@ from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.logging import RunLogger
 from ocg_jax.train.sharding import batch_sharding, make_mesh
-from ocg_jax.train.state import TrainState, create_train_state
-from ocg_jax.train.steps import compile_train_step, make_elbo_step, make_optimizer
+from ocg_jax.train.state import TrainState, abstract_train_state, create_train_state
+from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -65,7 +65,8 @@ def run_meta(config: ml_collections.ConfigDict) -> dict:
 
 
 def _optim_part(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict({k: config[k] for k in ("optim", "geco", "beta")})
+    keys = ("optim", "geco", "beta", "kl_weights")
+    return ml_collections.ConfigDict({k: config[k] for k in keys if k in config})
 
 
 @functools.cache
@@ -74,7 +75,8 @@ def _optimizer_and_step(model: ModelFamily, optim_json: str, mesh: jax.sharding.
     (a notebook cell run again, a resumed run in the tests) does not compile again."""
     optim = ml_collections.ConfigDict(json.loads(optim_json))
     tx = make_optimizer(optim, model.image_shape)
-    return tx, compile_train_step(make_elbo_step(model, tx, optim.beta), mesh)
+    step = make_elbo_step(model, tx, optim.beta, kl_weights(model, optim))
+    return tx, compile_train_step(step, mesh)
 
 
 def _json_config(config: ml_collections.ConfigDict) -> str:
@@ -96,8 +98,15 @@ def train_and_evaluate(
     tx, train_step = _optimizer_and_step(model, _json_config(_optim_part(config)), mesh)
     data = config.data
     data_dir = data.data_dir or None
-    train_src = load_source(data.name, data.config, "train", data_dir, data.prepare)
-    val_src = load_source(data.name, data.config, data.eval_split, data_dir, data.prepare)
+    source = functools.partial(
+        load_source,
+        data.name,
+        data.config,
+        data_dir=data_dir,
+        prepare=data.prepare,
+        manual_dir=data.get("manual_dir"),
+    )
+    train_src, val_src = source("train"), source(data.eval_split)
     loader = ShardedLoader(
         train_src,
         batch_size=config.batch_size,
@@ -106,14 +115,15 @@ def train_and_evaluate(
         num_threads=data.num_threads,
     )
 
-    state = create_train_state(model, tx, jax.random.PRNGKey(config.seed), mesh)
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
     )
     meta = run_meta(config)
-    if ckpt.latest_step() is not None:
-        state, loader_state = ckpt.restore(state, meta)
+    if ckpt.latest_step() is not None:  # resume: restore into shapes, no initialisation
+        state, loader_state = ckpt.restore(abstract_train_state(model, tx, mesh), meta)
         loader.set_state(loader_state)
+    else:
+        state = create_train_state(model, tx, jax.random.PRNGKey(config.seed), mesh)
     (workdir / "config.json").write_text(_json_config(config))
 
     start = int(state.step)

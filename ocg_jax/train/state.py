@@ -1,5 +1,6 @@
 """``TrainState``: everything a run needs to continue, as one pytree."""
 
+import functools
 from typing import Any
 
 import jax
@@ -37,11 +38,17 @@ def _init_fn(model: ModelFamily, tx: optax.GradientTransformation):
     return init
 
 
+@functools.cache
+def _compiled_init(model: ModelFamily, tx: optax.GradientTransformation, mesh: jax.sharding.Mesh):
+    # cached: initialising runs a forward pass, whose compile can take longer than a step's
+    return jax.jit(_init_fn(model, tx), out_shardings=replicated(mesh))
+
+
 def create_train_state(
     model: ModelFamily, tx: optax.GradientTransformation, rng: jax.Array, mesh: jax.sharding.Mesh
 ) -> TrainState:
     """Initialise parameters, optimiser state and RNG, replicated over ``mesh``."""
-    return jax.jit(_init_fn(model, tx), out_shardings=replicated(mesh))(rng)
+    return _compiled_init(model, tx, mesh)(rng)
 
 
 def abstract_train_state(

@@ -35,7 +35,8 @@ def make_optimizer(
     if optim.name == "adam":
         tx = optax.adam(optim.learning_rate)
     elif optim.name == "rmsprop":
-        tx = optax.rmsprop(optim.learning_rate)
+        # torch's RMSprop (the original MONet's): smoothing 0.99, eps outside the sqrt
+        tx = optax.rmsprop(optim.learning_rate, decay=optim.get("decay", 0.99), eps_in_sqrt=False)
     elif optim.name == "sgd":
         tx = optax.sgd(optim.learning_rate)
     else:
@@ -62,15 +63,33 @@ def make_optimizer(
     return optax.with_extra_args_support(tx)
 
 
+def kl_weights(model: ModelFamily, config: ml_collections.ConfigDict) -> dict[str, float]:
+    """Relative weight of each KL term: 1, or ``config.kl_weights[term] / config.beta`` for
+    fixed-weight training (MONet's gamma on KL_m next to beta on KL_c)."""
+    given = dict(config.get("kl_weights") or {})
+    unknown = sorted(set(given) - set(model.kl_terms))
+    if unknown:
+        raise ValueError(
+            f"config.kl_weights names {unknown}, not KL terms of {model.name!r}: {model.kl_terms}"
+        )
+    if given and config.geco.enabled:
+        raise ValueError("config.kl_weights applies to fixed-beta training; GECO is enabled")
+    return {k: float(given.get(k, config.beta)) / config.beta for k in model.kl_terms}
+
+
 def make_elbo_step(
-    model: ModelFamily, tx: optax.GradientTransformationExtraArgs, fixed_beta: float
+    model: ModelFamily,
+    tx: optax.GradientTransformationExtraArgs,
+    fixed_beta: float,
+    weights: dict[str, float] | None = None,
 ) -> TrainStep:
-    """ELBO-style step: ``loss = nll + beta * sum(KLs)``.
+    """ELBO-style step: ``loss = nll + beta * sum_k weights[k] * KL_k`` (weights default 1).
 
     beta comes from the GECO state in ``opt_state`` when GECO is chained into
     ``tx`` (read before the loss; updated by ``tx.update`` from the batch NLL),
     and is ``fixed_beta`` otherwise.
     """
+    weights = weights or {}
 
     def train_step(state: TrainState, batch: dict) -> tuple[TrainState, Metrics]:
         rng = jax.random.fold_in(state.rng, state.step)
@@ -83,7 +102,8 @@ def make_elbo_step(
             )
             terms = {k: jnp.mean(v) for k, v in out.losses.items()}
             kl = sum(terms[k] for k in model.kl_terms)
-            loss = terms["nll"] + beta * kl
+            weighted = sum(weights.get(k, 1.0) * terms[k] for k in model.kl_terms)
+            loss = terms["nll"] + beta * weighted
             return loss, (terms, model_state, kl)
 
         (loss, (terms, model_state, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(

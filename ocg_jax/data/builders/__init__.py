@@ -7,6 +7,8 @@ import tensorflow_datasets as tfds
 #: dataset name -> module holding its ``Builder``
 BUILDERS = {
     "multi_dsprites": "ocg_jax.data.builders.multi_dsprites.multi_dsprites_dataset_builder",
+    "tetrominoes": "ocg_jax.data.builders.tetrominoes.tetrominoes_dataset_builder",
+    "multi_object": "ocg_jax.data.builders.multi_object.multi_object_dataset_builder",
 }
 
 

@@ -1,0 +1,11 @@
+"""DC-VAE (deconvolution decoder) on multi-dSprites (64x64, K = 5); GECO, as in the GENESIS paper.
+
+python -m experiments.train --config=experiments/configs/dc_vae_multi_dsprites.py --workdir=runs/dc_vae_multi_dsprites
+python -m experiments.train --config=experiments/configs/dc_vae_multi_dsprites.py:quick --workdir=runs/quick_dc_vae
+"""
+
+from experiments.configs.common import experiment
+
+
+def get_config(variant: str = ""):
+    return experiment("dc_vae", "multi_dsprites", variant)

@@ -1,0 +1,133 @@
+"""GENESIS, GENESIS-S, MONet, BD-VAE and DC-VAE side by side, as the GENESIS paper compares them.
+
+    python -m experiments.paper_table --out_dir=runs/paper_table --steps=300 --seeds=0,1
+
+Trains every model on every dataset with the same budget (``--variant``, default
+``cpu32``: 32x32 images, batch 8), evaluates each run, times each model's train
+step, and writes ``table.md`` (mean ± std over seeds) and ``samples_<dataset>.png``
+(one row of prior samples per model) in ``--out_dir``.  Finished runs are reused,
+so an interrupted table picks up where it stopped.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+
+from experiments.xla_flags import set_cpu_flags
+
+_OUT = flags.DEFINE_string("out_dir", None, "where runs, table.md and figures go")
+_STEPS = flags.DEFINE_integer("steps", 300, "train steps per run")
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "seeds per model")
+_MODELS = flags.DEFINE_list("models", ["genesis", "genesis_s", "monet", "bd_vae", "dc_vae"], "")
+_DATASETS = flags.DEFINE_list("datasets", ["multi_dsprites", "tetrominoes"], "")
+_VARIANT = flags.DEFINE_string("variant", "cpu32", "config variant(s) every run uses")
+_EVAL = flags.DEFINE_integer("num_images", 320, "test images for the segmentation scores")
+_FD = flags.DEFINE_integer("fd_images", 500, "test images and prior samples for the FD")
+_PROBE = flags.DEFINE_integer("probe_train_images", 1000, "train images for the probes")
+_FEATURE_STEPS = flags.DEFINE_integer("feature_net_steps", 1500, "scene net training steps")
+flags.mark_flags_as_required(["out_dir"])
+
+COLUMNS = ("nll", "ari_fg", "sc_fg", "msc_fg", "fd", "probe", "step_ms")
+
+
+def _run_one(model: str, dataset: str, seed: int, workdir: Path) -> dict:
+    """Train (or resume) and evaluate one run; ``eval.json`` plus the step time."""
+    from experiments.configs.common import experiment
+    from ocg_jax.analysis.evaluation import evaluate_run
+    from ocg_jax.analysis.runs import load_run
+    from ocg_jax.train.loop import train_and_evaluate
+    from ocg_jax.train.timing import time_train_step
+
+    done = workdir / "eval.json"
+    if done.exists() and json.loads(done.read_text())["step"] == _STEPS.value:
+        return json.loads(done.read_text())
+    cfg = experiment(model, dataset, _VARIANT.value)
+    cfg.seed = seed
+    cfg.num_steps = _STEPS.value
+    cfg.eval_every = cfg.checkpoint_every = _STEPS.value
+    train_and_evaluate(cfg, workdir, progress=False)
+    result = evaluate_run(
+        load_run(workdir),
+        num_images=_EVAL.value,
+        fd_images=_FD.value,
+        fd_samples=_FD.value,
+        feature_net_steps=_FEATURE_STEPS.value,
+        probe_train_images=_PROBE.value,
+        probe_test_images=_EVAL.value,
+        seed=seed,
+        progress=False,
+    )
+    result["timing"] = time_train_step(cfg, cfg.batch_size, steps=5, warmup=1)
+    done.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _flat(result: dict) -> dict[str, float]:
+    m = result["metrics"]
+    row = {k: m[k] for k in ("nll", "ari_fg", "sc_fg", "msc_fg") if k in m}
+    if "frechet" in result:
+        row["fd"] = result["frechet"]["test_vs_samples"]
+    latents = result.get("probes", {}).get("latents", {})
+    if latents:  # mean over labels of the logistic probe on the latents
+        row["probe"] = float(np.mean([acc["logistic"] for acc in latents.values()]))
+    row["step_ms"] = result["timing"]["train_step_ms_median"]
+    return row
+
+
+def table(results: dict) -> str:
+    """Markdown: a row per (dataset, model), mean ± std over seeds per column."""
+    head = "| dataset | model | seeds | " + " | ".join(COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
+    for (dataset, model), runs in results.items():
+        flats = [_flat(r) for r in runs]
+        cells = []
+        for c in COLUMNS:
+            vals = [f[c] for f in flats if c in f]
+            cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}" if vals else "n/a")
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        lines.append(f"| {dataset} | {model} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def samples_figure(workdirs: dict, num: int = 8) -> np.ndarray:
+    """uint8 grid: one row of ``num`` prior samples per model (its first seed)."""
+    import jax
+
+    from ocg_jax import viz
+    from ocg_jax.analysis.runs import load_run
+    from ocg_jax.models.base import sample_fn
+
+    rows = []
+    for workdir in workdirs.values():
+        run = load_run(workdir)
+        samples = sample_fn(run.model)(run.variables, jax.random.PRNGKey(0), num)
+        rows.append(np.asarray(samples.recon))
+    return viz.grid(rows)
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    set_cpu_flags()
+    from ocg_jax import viz
+
+    out = Path(_OUT.value)
+    results, firsts = {}, {}
+    for dataset in _DATASETS.value:
+        for model in _MODELS.value:
+            for seed in map(int, _SEEDS.value):
+                workdir = out / dataset / f"{model}_s{seed}"
+                print(f"{dataset} {model} seed {seed} -> {workdir}", flush=True)
+                result = _run_one(model, dataset, seed, workdir)
+                results.setdefault((dataset, model), []).append(result)
+                firsts.setdefault(dataset, {}).setdefault(model, workdir)
+        viz.save_png(samples_figure(firsts[dataset]), out / f"samples_{dataset}.png")
+    text = table(results)
+    (out / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,50 @@
+"""Time the compiled train step of a config on synthetic images (what the benchmark reports)."""
+
+import statistics
+import time
+
+import jax
+import ml_collections
+import numpy as np
+
+from ocg_jax.models.registry import get_model
+from ocg_jax.train.sharding import make_mesh, shard_batch
+from ocg_jax.train.state import create_train_state
+from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
+
+
+def time_train_step(
+    config: ml_collections.ConfigDict, batch_size: int, steps: int = 10, warmup: int = 2
+) -> dict:
+    """``{compile_s, train_step_ms_median, train_step_ms_min, images_per_s, devices}``: the
+    step on every local device, each step blocking on its result."""
+    model = get_model(config.model)
+    mesh = make_mesh()
+    tx = make_optimizer(config, model.image_shape)
+    state = create_train_state(model, tx, jax.random.PRNGKey(0), mesh)
+    rng = np.random.default_rng(0)
+    batch = shard_batch(
+        {"image": rng.integers(0, 256, (batch_size, *model.image_shape), np.uint8)}, mesh
+    )
+    step = make_elbo_step(model, tx, config.beta, kl_weights(model, config))
+    step = compile_train_step(step, mesh)
+    t0 = time.perf_counter()
+    compiled = step.lower(state, batch).compile()
+    compile_s = time.perf_counter() - t0
+    for _ in range(warmup):
+        state, metrics = compiled(state, batch)
+        jax.block_until_ready((state, metrics))
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        state, metrics = compiled(state, batch)
+        jax.block_until_ready((state, metrics))
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    return {
+        "devices": mesh.size,
+        "compile_s": round(compile_s, 2),
+        "train_step_ms_median": round(1000 * median, 1),
+        "train_step_ms_min": round(1000 * min(times), 1),
+        "images_per_s": round(batch_size / median, 2),
+    }

@@ -1,0 +1,151 @@
+"""MONet, DC-VAE and BD-VAE: the networks, their losses, and the engine tests GENESIS passes."""
+
+import json
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import NARROW, params_close, run_steps, tiny_config
+
+from ocg_jax.analysis.evaluation import evaluate_run
+from ocg_jax.analysis.runs import load_run
+from ocg_jax.models.monet import MonetNet, categorical_kl
+from ocg_jax.models.registry import get_model
+from ocg_jax.objectives.mixture import mixture_nll
+from ocg_jax.train.loop import train_and_evaluate
+
+FAMILIES = ("monet", "dc_vae", "bd_vae")
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def model_and_vars(request):
+    model = get_model({"name": request.param, "image_size": 32, **NARROW[request.param]})
+    x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
+    return model, jax.jit(model.init)(jax.random.PRNGKey(1), x), x
+
+
+def test_outputs_losses_and_samples(model_and_vars):
+    model, variables, x = model_and_vars
+    out, state = jax.jit(partial(model.apply, train=True))(variables, x, jax.random.PRNGKey(2))
+    assert out.recon.shape == (3, 32, 32, 3) and set(out.losses) == {"nll", *model.kl_terms}
+    for v in out.losses.values():
+        assert v.shape == (3,) and bool(jnp.all(jnp.isfinite(v)))
+    assert "batch_stats" not in state  # no normalisation statistics in these families
+    s = jax.jit(model.sample, static_argnums=2)(variables, jax.random.PRNGKey(4), 5)
+    assert s.recon.shape == (5, 32, 32, 3)
+    assert float(s.recon.min()) >= 0 and float(s.recon.max()) <= 1
+    if model.name == "monet":
+        k = model.net.num_slots
+        assert out.log_masks.shape == (3, k, 32, 32, 1) and model.features(out).shape == (3, k * 16)
+        for masks in (out.log_masks, out.log_masks_decoded, s.log_masks):
+            np.testing.assert_allclose(jnp.exp(masks).sum(1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(
+            out.recon, (jnp.exp(out.log_masks) * out.components).sum(1), atol=1e-5
+        )
+        want = mixture_nll(x, out.log_masks, out.components, 0.7)
+        np.testing.assert_allclose(out.losses["nll"], want, rtol=1e-5)
+        assert bool(jnp.all(out.losses["kl_m"] >= 0)) and bool(jnp.all(out.losses["kl_c"] >= 0))
+    else:
+        assert model.features(out).shape == (3, 64)
+        assert bool(jnp.all(out.losses["kl"] >= 0)) and bool(jnp.any(out.z != out.z_mean))
+        sigma = 0.7
+        want = 0.5 * ((x - out.recon) / sigma) ** 2 + jnp.log(sigma) + 0.5 * jnp.log(2 * jnp.pi)
+        np.testing.assert_allclose(out.losses["nll"], want.sum((1, 2, 3)), rtol=1e-5)
+
+
+def test_monet_attention_is_stick_breaking_over_k_minus_1_steps():
+    net = MonetNet(image_size=32, bg_sigma=0.09, sigma=0.11, **{**NARROW["monet"], "num_slots": 4})
+    x = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 3))
+    v = net.init({"params": jax.random.PRNGKey(1), "sample": jax.random.PRNGKey(2)}, x, train=True)
+    # one U-Net shared by the K-1 scan steps: parameters are not stacked per step
+    kernels = [p for p in jax.tree.leaves(v["params"]["attention"]) if p.ndim == 4]
+    assert kernels and all(k.shape[:2] in ((3, 3), (1, 1)) for k in kernels)
+    out = net.apply(v, x, train=True, rngs={"sample": jax.random.PRNGKey(3)})
+    m = jnp.exp(out.log_masks)
+    assert m.shape == (2, 4, 32, 32, 1)
+    np.testing.assert_allclose(m.sum(1), 1.0, atol=1e-5)
+    # the background gets sigma 0.09, the others 0.11 (Burgess et al.)
+    want = mixture_nll(x, out.log_masks, out.components, jnp.array([0.09, 0.11, 0.11, 0.11]))
+    np.testing.assert_allclose(out.losses["nll"], want, rtol=1e-5)
+    with pytest.raises(ValueError, match="power-of-two"):
+        MonetNet(image_size=48).init(
+            {"params": jax.random.PRNGKey(0), "sample": jax.random.PRNGKey(0)},
+            jnp.zeros((1, 48, 48, 3)),
+            train=False,
+        )
+
+
+def test_categorical_kl():
+    p = jax.nn.log_softmax(jax.random.normal(jax.random.PRNGKey(0), (2, 4, 5)), axis=1)
+    q = jax.nn.log_softmax(jax.random.normal(jax.random.PRNGKey(1), (2, 4, 5)), axis=1)
+    np.testing.assert_allclose(categorical_kl(p, p), 0.0, atol=1e-6)
+    want = np.sum(np.exp(p) * (p - q), axis=1)
+    np.testing.assert_allclose(categorical_kl(p, q), want, rtol=1e-5)
+    # masks below 1e-5 are clamped, so a near-zero mask cannot blow the KL up
+    tiny = jnp.log(jnp.array([[1.0 - 1e-12], [1e-12]]))[None]
+    assert float(categorical_kl(jnp.log(jnp.array([[[0.5], [0.5]]])), tiny)[0, 0]) < 6.0
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_compiles_once_and_devices_agree(name, data_dir):
+    cfg = tiny_config(f"{name}_tetrominoes", data_dir=data_dir)
+    cfg.optim.name = "sgd"  # see test_engine: SGD lets the comparison see the gradients
+    cfg.optim.learning_rate = 1e-5
+    one, losses_one = run_steps(cfg, jax.devices()[:1], num_steps=2)
+    two, losses_two = run_steps(cfg, jax.devices(), num_steps=2)
+    np.testing.assert_allclose(losses_one, losses_two, rtol=1e-5)
+    params_close(one.params, two.params, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,variant", [("monet", "original"), ("dc_vae", ""), ("bd_vae", "")])
+def test_resume_and_evaluation(name, variant, data_dir, tmp_path):
+    """4 steps in one go == 2 steps then a resumed run to 4; then the evaluation of it
+    scores masks only for the family that has them."""
+    cfg = tiny_config(f"{name}_tetrominoes", data_dir=data_dir, variant=variant)
+    full = train_and_evaluate(cfg, tmp_path / "full", progress=False)
+    cfg.num_steps = 2
+    train_and_evaluate(cfg, tmp_path / "resumed", progress=False)
+    cfg.num_steps = 4
+    resumed = train_and_evaluate(cfg, tmp_path / "resumed", progress=False)
+    params_close(resumed.params, full.params, atol=1e-6)
+    params_close(resumed.opt_state, full.opt_state, atol=1e-6)
+    rows = [json.loads(r) for r in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in rows if "loss" in r)
+    assert any("ari_fg" in r for r in rows) == (name == "monet")
+
+    result = evaluate_run(
+        load_run(tmp_path / "full"),
+        num_images=8,
+        batch_size=4,
+        fd_images=0,
+        fd_samples=0,
+        probe_train_images=16,
+        probe_test_images=8,
+        progress=False,
+    )
+    metrics = result["metrics"]
+    assert ("ari_fg" in metrics) == (name == "monet") and np.isfinite(metrics["nll"])
+    assert set(result["probes"]["latents"]) == {
+        "leftmost_shape",
+        "leftmost_colour",
+        "rightmost_shape",
+        "rightmost_colour",
+    }
+
+
+def test_monet_original_config_and_kl_weights():
+    from ocg_jax.train.steps import kl_weights
+
+    cfg = tiny_config("monet_multi_dsprites", variant="original")
+    model = get_model(cfg.model)
+    assert cfg.optim.name == "rmsprop" and not cfg.geco.enabled and cfg.batch_size == 4
+    assert kl_weights(model, cfg) == {"kl_m": 1.0, "kl_c": 1.0}  # gamma = beta = 0.5
+    cfg.kl_weights.kl_m = 1.0
+    assert kl_weights(model, cfg) == {"kl_m": 2.0, "kl_c": 1.0}
+    cfg.kl_weights.kl_x = 1.0
+    with pytest.raises(ValueError, match="kl_x"):
+        kl_weights(model, cfg)
+    with pytest.raises(ValueError, match="unknown config variant 'original'"):
+        tiny_config("dc_vae_multi_dsprites", variant="original")
