@@ -23,13 +23,27 @@ def data_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, data_dir):
-    """``(workdir, state)``: 4 uninterrupted steps of the shrunk GENESIS config on both
-    devices, checkpoints at 2 and 4.  Shared; tests must not write into its images/."""
-    from helpers import tiny_config
+def family_run(tmp_path_factory, data_dir):
+    """``family_run(name) -> (workdir, state)``: 4 uninterrupted steps of the family's
+    shrunk engine config (``helpers.engine_config``) on both devices, checkpoints at 2 and
+    4; made once per session.  Tests must not write into its workdir."""
+    from helpers import engine_config
 
     from ocg_jax.train.loop import train_and_evaluate
 
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    state = train_and_evaluate(tiny_config(data_dir=data_dir), workdir, progress=False)
-    return workdir, state
+    runs = {}
+
+    def run(name: str):
+        if name not in runs:
+            workdir = tmp_path_factory.mktemp(f"{name}_run")
+            cfg = engine_config(name, data_dir)
+            runs[name] = workdir, train_and_evaluate(cfg, workdir, progress=False)
+        return runs[name]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_run(family_run):
+    """The GENESIS engine run (see ``family_run``)."""
+    return family_run("genesis")

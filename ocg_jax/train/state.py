@@ -48,7 +48,10 @@ def create_train_state(
     model: ModelFamily, tx: optax.GradientTransformation, rng: jax.Array, mesh: jax.sharding.Mesh
 ) -> TrainState:
     """Initialise parameters, optimiser state and RNG, replicated over ``mesh``."""
-    return _compiled_init(model, tx, mesh)(rng)
+    # the replicated init gains nothing from partitionable threefry, whose RNG HLO took
+    # XLA:CPU 20+ s to compile for MONet (6 s without)
+    with jax.threefry_partitionable(False):
+        return _compiled_init(model, tx, mesh)(rng)
 
 
 def abstract_train_state(
