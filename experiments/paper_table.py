@@ -92,7 +92,7 @@ def table(results: dict) -> str:
 
 
 def samples_figure(workdirs: dict, num: int = 8) -> np.ndarray:
-    """uint8 grid: one row of ``num`` prior samples per model (its first seed)."""
+    """uint8 grid: one row of ``num`` prior samples per model (its first seed), labelled."""
     import jax
 
     from ocg_jax import viz
@@ -104,7 +104,7 @@ def samples_figure(workdirs: dict, num: int = 8) -> np.ndarray:
         run = load_run(workdir)
         samples = sample_fn(run.model)(run.variables, jax.random.PRNGKey(0), num)
         rows.append(np.asarray(samples.recon))
-    return viz.grid(rows)
+    return viz.label_rows(viz.grid(rows), list(workdirs))
 
 
 def main(argv):

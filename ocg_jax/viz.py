@@ -23,6 +23,19 @@ def grid(rows: list[np.ndarray], pad: int = 2) -> np.ndarray:
     return out
 
 
+def label_rows(image: np.ndarray, labels: list[str], pad: int = 2, width: int = 70) -> np.ndarray:
+    """``image`` (a ``grid`` of ``len(labels)`` equal rows) with each row's label written in a
+    white strip of ``width`` pixels on its left."""
+    from PIL import ImageDraw
+
+    strip = Image.new("RGB", (width, image.shape[0]), "white")
+    draw = ImageDraw.Draw(strip)
+    row_h = (image.shape[0] - pad) / len(labels)
+    for r, text in enumerate(labels):
+        draw.text((2, pad + r * row_h + row_h / 2 - 5), text, fill="black")
+    return np.concatenate([np.asarray(strip), image], axis=1)
+
+
 def palette(k: int) -> np.ndarray:
     """``[k, 3]`` distinct colours in [0, 1] for segment ids."""
     import matplotlib

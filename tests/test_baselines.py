@@ -119,3 +119,61 @@ def test_monet_original_config_and_kl_weights():
         kl_weights(model, cfg)
     with pytest.raises(ValueError, match="unknown config variant 'original'"):
         tiny_config("dc_vae_multi_dsprites", variant="original")
+
+
+def test_every_experiment_config_builds():
+    import importlib
+    from pathlib import Path
+
+    from ocg_jax.data.builders import get_builder
+
+    files = sorted(f for f in Path("experiments/configs").glob("*_*.py") if f.stem != "__init__")
+    names = {f.stem for f in files}
+    for model in ("genesis", "genesis_s", "monet", "dc_vae", "bd_vae"):
+        for dataset in ("multi_dsprites", "tetrominoes"):
+            assert f"{model}_{dataset}" in names
+    for f in files:
+        module = importlib.import_module(f"experiments.configs.{f.stem}")
+        for variant in ("", "quick", "cpu32"):
+            cfg = module.get_config(variant)
+            model = get_model(cfg.model)
+            builder_cfg = get_builder(cfg.data.name, cfg.data.config).builder_config
+            assert builder_cfg.image_size == model.image_shape[0], (f.stem, variant)
+
+
+def test_paper_table_markdown():
+    from experiments.paper_table import table
+
+    def result(seed, nll, with_masks):
+        metrics = {"nll": nll} | (
+            {"ari_fg": 0.5, "sc_fg": 0.4, "msc_fg": 0.3} if with_masks else {}
+        )
+        return {
+            "seed": seed,
+            "metrics": metrics,
+            "frechet": {"test_vs_samples": 10.0 + seed},
+            "probes": {"latents": {"a": {"logistic": 0.2}, "b": {"logistic": 0.4}}},
+            "timing": {"train_step_ms_median": 100.0},
+        }
+
+    text = table(
+        {
+            ("tetrominoes", "monet"): [result(0, 1.0, True), result(1, 3.0, True)],
+            ("tetrominoes", "dc_vae"): [result(0, 5.0, False)],
+        }
+    )
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("| dataset | model | seeds | nll | ari_fg")
+    assert "| tetrominoes | monet | 0,1 | 2 ± 1 | 0.5 ± 0 |" in lines[2]
+    assert "10.5 ± 0.5" in lines[2] and "0.3 ± 0" in lines[2]  # FD; probe mean over labels
+    assert "| tetrominoes | dc_vae | 0 | 5 ± 0 | n/a | n/a | n/a |" in lines[3]
+
+
+def test_label_rows():
+    from ocg_jax import viz
+
+    img = viz.grid([np.ones((4, 8, 8, 3)) for _ in range(2)])
+    out = viz.label_rows(img, ["a", "bb"], width=30)
+    assert out.shape == (img.shape[0], img.shape[1] + 30, 3)
+    assert out[:, :30].min() < 128  # text was drawn
+    np.testing.assert_array_equal(out[:, 30:], img)
