@@ -143,3 +143,32 @@ def test_multi_object_gzip_is_what_is_read(tmp_path):
     path = tmp_path / "x.tfrecords"
     write_records(path, [b"abc"], "GZIP")
     assert gzip.decompress(path.read_bytes())[12:15] == b"abc"
+
+
+def test_clevr_conversion_crops_and_resizes(tmp_path):
+    """CLEVR: 240x320 records, 11 entities; the centre 192x192 is resized to 128x128."""
+    rng = np.random.default_rng(1)
+    labels = np.zeros((240, 320), np.int64)
+    labels[29 + 50 : 29 + 100, 64 + 20 : 64 + 60] = 3  # inside the crop
+    labels[:20, :20] = 7  # outside the crop: dropped
+    image = rng.integers(0, 256, (240, 320, 3), np.uint8)
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    write_records(manual / "clevr_with_masks_train.tfrecords", [_dm_record(image, labels, 11)] * 3)
+    base = Builder.builder_configs["clevr_with_masks"]
+    cfg = MultiObjectConfig(
+        name="clevr_test",
+        file=base.file,
+        source_size=base.source_size,
+        crop=base.crop,
+        out_size=base.out_size,
+        num_test=1,
+        num_validation=1,
+    )
+    builder = Builder(config=cfg, data_dir=str(tmp_path / "tfds"), file_format="array_record")
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual))
+    ex = builder.as_data_source("test")[0]
+    assert ex["image"].shape == (128, 128, 3) and ex["mask"].shape == (128, 128)
+    assert set(np.unique(ex["mask"])) == {0, 3} and ex["num_objects"] == 1
+    # the object covered 50x40 of 192x192 source pixels: a third of that at 128 px
+    assert abs((ex["mask"] == 3).sum() - 50 * 40 * (128 / 192) ** 2) < 60

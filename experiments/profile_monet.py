@@ -1,0 +1,53 @@
+"""Where the MONet train step spends its time: forward + backward of each part.
+
+    python -m experiments.profile_monet --batch_size=32
+
+Times ``grad(sum(out^2))`` of each sub-network on the batch it sees in the train
+step (the U-Net once per attention step, on B images; the component nets on K*B
+items); prints one JSON line.  BD-VAE's decoder is the same broadcast decoder at
+64 channels.
+"""
+
+import json
+
+from absl import app, flags
+
+from experiments.profile_genesis import _time
+from experiments.xla_flags import set_cpu_flags
+
+_BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
+_K = flags.DEFINE_integer("num_slots", 5, "components K")
+
+
+def main(argv):
+    del argv
+    set_cpu_flags()
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+
+    from ocg_jax.nn.broadcast import BroadcastDecoder
+    from ocg_jax.nn.conv import ComponentEncoder
+    from ocg_jax.nn.unet import UNet
+
+    b, k = _BATCH.value, _K.value
+    parts = {
+        "unet_one_step": (UNet(), jnp.ones((b, 64, 64, 4))),
+        "component_encoder": (ComponentEncoder(activation=nn.relu), jnp.ones((k * b, 64, 64, 4))),
+        "component_decoder": (BroadcastDecoder(64, 4, activation=nn.relu), jnp.ones((k * b, 16))),
+        "bd_vae_decoder": (BroadcastDecoder(64, 64, hidden=64), jnp.ones((b, 64))),
+    }
+    result = {"batch_size": b, "num_slots": k}
+    for name, (mod, x) in parts.items():
+        v = jax.jit(mod.init)(jax.random.PRNGKey(0), x)
+
+        def loss(p, x, mod=mod):
+            return jnp.sum(mod.apply({"params": p}, x) ** 2)
+
+        result[f"{name}_fwd_s"] = round(_time(jax.jit(loss), v["params"], x), 3)
+        result[f"{name}_fwd_bwd_s"] = round(_time(jax.jit(jax.grad(loss)), v["params"], x), 3)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    app.run(main)
