@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from helpers import NARROW, tiny_config
 
-from ocg_jax.analysis.evaluation import evaluate_run
+from ocg_jax.analysis.evaluation import evaluate_run, format_table
 from ocg_jax.analysis.runs import load_run
 from ocg_jax.data.labels import LABEL_CLASSES
 from ocg_jax.models.monet import MonetNet, categorical_kl
@@ -103,6 +103,8 @@ def test_training_and_evaluation_score_masks_only_where_there_are_masks(name, fa
     assert ("ari_fg" in metrics) == (name == "monet") and np.isfinite(metrics["nll"])
     assert metrics["elbo"] == pytest.approx(-sum(metrics[k] for k in ("nll", *_KL[name])))
     assert set(result["probes"]["latents"]) == set(LABEL_CLASSES["tetrominoes"])
+    table = format_table(result)
+    assert "leftmost_shape logistic" in table and ("ari_fg" in table) == (name == "monet")
 
 
 def test_monet_original_config_and_kl_weights():
