@@ -1,7 +1,7 @@
 """GENESIS, GENESIS-S, MONet, BD-VAE and DC-VAE side by side, as the GENESIS paper compares them.
 
     python -m experiments.paper_table --out_dir=runs/paper_table --steps=300 --seeds=0,1
-    python -m experiments.paper_table --out_dir=runs/paper_table --steps=300 --retime  # quiet timings
+    python -m experiments.paper_table ...same flags... --retime  # step times on a quiet machine
 
 Trains every model on every dataset with the same budget (``--variant``, default
 ``cpu32``: 32x32 images, batch 8), evaluates each run, times each model's train

@@ -8,7 +8,6 @@ items), and the forward pass of the whole model; prints one JSON line.
 """
 
 import json
-import time
 
 from absl import app, flags
 
@@ -16,18 +15,6 @@ from experiments.xla_flags import set_cpu_flags
 
 _BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
 _K = flags.DEFINE_integer("num_slots", 5, "components K")
-
-
-def _time(fn, *args, repeats: int = 3) -> float:
-    import jax
-
-    jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main(argv):
@@ -40,6 +27,7 @@ def main(argv):
     from ocg_jax.models.registry import get_model
     from ocg_jax.nn.broadcast import BroadcastDecoder
     from ocg_jax.nn.conv import GatedConvEncoder, GatedDeconvDecoder
+    from ocg_jax.train.timing import best_time as _time
 
     b, k = _BATCH.value, _K.value
     parts = {

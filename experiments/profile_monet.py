@@ -12,7 +12,6 @@ import json
 
 from absl import app, flags
 
-from experiments.profile_genesis import _time
 from experiments.xla_flags import set_cpu_flags
 
 _BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
@@ -29,6 +28,7 @@ def main(argv):
     from ocg_jax.nn.broadcast import BroadcastDecoder
     from ocg_jax.nn.conv import ComponentEncoder
     from ocg_jax.nn.unet import UNet
+    from ocg_jax.train.timing import best_time as _time
 
     b, k = _BATCH.value, _K.value
     parts = {

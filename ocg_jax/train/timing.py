@@ -13,6 +13,18 @@ from ocg_jax.train.state import create_train_state
 from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
 
 
+def best_time(fn, *args, repeats: int = 3) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn(*args)`` after one warm-up call,
+    blocking on the result."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def time_train_step(
     config: ml_collections.ConfigDict, batch_size: int, steps: int = 10, warmup: int = 2
 ) -> dict:
