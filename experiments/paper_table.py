@@ -36,8 +36,6 @@ _RETIME = flags.DEFINE_bool(
 )
 flags.mark_flags_as_required(["out_dir"])
 
-COLUMNS = ("nll", "ari_fg", "sc_fg", "msc_fg", "fd", "probe", "step_ms")
-
 
 def _run_one(model: str, dataset: str, seed: int, workdir: Path) -> dict:
     """Train (or resume) and evaluate one run; ``eval.json`` plus the step time."""
@@ -90,33 +88,6 @@ def _retime(model: str, dataset: str, workdir: Path) -> dict:
     return result["timing"]
 
 
-def _flat(result: dict) -> dict[str, float]:
-    m = result["metrics"]
-    row = {k: m[k] for k in ("nll", "ari_fg", "sc_fg", "msc_fg") if k in m}
-    if "frechet" in result:
-        row["fd"] = result["frechet"]["test_vs_samples"]
-    latents = result.get("probes", {}).get("latents", {})
-    if latents:  # mean over labels of the logistic probe on the latents
-        row["probe"] = float(np.mean([acc["logistic"] for acc in latents.values()]))
-    row["step_ms"] = result["timing"]["train_step_ms_median"]
-    return row
-
-
-def table(results: dict) -> str:
-    """Markdown: a row per (dataset, model), mean ± std over seeds per column."""
-    head = "| dataset | model | seeds | " + " | ".join(COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
-    for (dataset, model), runs in results.items():
-        flats = [_flat(r) for r in runs]
-        cells = []
-        for c in COLUMNS:
-            vals = [f[c] for f in flats if c in f]
-            cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}" if vals else "n/a")
-        seeds = ",".join(str(r["seed"]) for r in runs)
-        lines.append(f"| {dataset} | {model} | {seeds} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def samples_figure(workdirs: dict, num: int = 8) -> np.ndarray:
     """uint8 grid: one row of ``num`` prior samples per model (its first seed), labelled."""
     import jax
@@ -138,6 +109,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     set_cpu_flags()
     from ocg_jax import viz
+    from ocg_jax.analysis.compare import side_by_side
 
     out = Path(_OUT.value)
     results, firsts = {}, {}
@@ -152,7 +124,7 @@ def main(argv):
                 results.setdefault((dataset, model), []).append(result)
                 firsts.setdefault(dataset, {}).setdefault(model, workdir)
         viz.save_png(samples_figure(firsts[dataset]), out / f"samples_{dataset}.png")
-    text = table(results)
+    text = side_by_side(results)
     (out / "table.md").write_text(text)
     print(text)
 

@@ -42,7 +42,8 @@ def main(argv):
         v = jax.jit(mod.init)(jax.random.PRNGKey(0), x)
 
         def loss(p, x, mod=mod):
-            return jnp.sum(mod.apply({"params": p}, x) ** 2)
+            out = mod.apply({"params": p}, x)  # an array, or (mean, std)
+            return sum(jnp.sum(o**2) for o in jax.tree.leaves(out))
 
         result[f"{name}_fwd_s"] = round(_time(jax.jit(loss), v["params"], x), 3)
         result[f"{name}_fwd_bwd_s"] = round(_time(jax.jit(jax.grad(loss)), v["params"], x), 3)

@@ -144,7 +144,7 @@ def test_every_experiment_config_builds():
 
 
 def test_paper_table_markdown():
-    from experiments.paper_table import table
+    from ocg_jax.analysis.compare import side_by_side
 
     def result(seed, nll, with_masks):
         metrics = {"nll": nll} | (
@@ -158,7 +158,7 @@ def test_paper_table_markdown():
             "timing": {"train_step_ms_median": 100.0},
         }
 
-    text = table(
+    text = side_by_side(
         {
             ("tetrominoes", "monet"): [result(0, 1.0, True), result(1, 3.0, True)],
             ("tetrominoes", "dc_vae"): [result(0, 5.0, False)],

@@ -93,3 +93,35 @@ def to_csv(columns, rows) -> str:
             vals += ["", ""] if row[c] is None else [f"{row[c][0]:.6g}", f"{row[c][1]:.6g}"]
         w.writerow([row["group"], len(row["seeds"]), *vals])
     return buf.getvalue()
+
+
+SIDE_BY_SIDE = ("nll", "ari_fg", "sc_fg", "msc_fg", "fd", "probe", "step_ms")
+
+
+def _side_by_side_row(result: dict) -> dict[str, float]:
+    m = result["metrics"]
+    row = {k: m[k] for k in ("nll", "ari_fg", "sc_fg", "msc_fg") if k in m}
+    if "frechet" in result:
+        row["fd"] = result["frechet"]["test_vs_samples"]
+    latents = result.get("probes", {}).get("latents", {})
+    if latents:  # mean over labels of the logistic probe on the latents
+        row["probe"] = float(np.mean([acc["logistic"] for acc in latents.values()]))
+    row["step_ms"] = result["timing"]["train_step_ms_median"]
+    return row
+
+
+def side_by_side(results: dict) -> str:
+    """Markdown for ``{(dataset, model): [eval.json of each seed, with "timing"]}``: a row per
+    (dataset, model), mean ± std over seeds of ``SIDE_BY_SIDE`` (probe: the mean over labels of
+    the logistic probe on the latents; step_ms: the median train step)."""
+    head = "| dataset | model | seeds | " + " | ".join(SIDE_BY_SIDE) + " |"
+    lines = [head, "|" + "---|" * (len(SIDE_BY_SIDE) + 3)]
+    for (dataset, model), runs in results.items():
+        flats = [_side_by_side_row(r) for r in runs]
+        cells = []
+        for c in SIDE_BY_SIDE:
+            vals = [f[c] for f in flats if c in f]
+            cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}" if vals else "n/a")
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        lines.append(f"| {dataset} | {model} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
