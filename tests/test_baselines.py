@@ -103,6 +103,10 @@ def test_training_and_evaluation_score_masks_only_where_there_are_masks(name, fa
     assert ("ari_fg" in metrics) == (name == "monet") and np.isfinite(metrics["nll"])
     assert metrics["elbo"] == pytest.approx(-sum(metrics[k] for k in ("nll", *_KL[name])))
     assert set(result["probes"]["latents"]) == set(LABEL_CLASSES["tetrominoes"])
+    run = load_run(workdir)
+    run.config.data.name = "multi_object"  # a dataset without scene labels
+    with pytest.raises(ValueError, match="scene labels"):
+        evaluate_run(run, num_images=8, fd_images=8, fd_samples=8, progress=False)
     table = format_table(result)
     assert "leftmost_shape logistic" in table and ("ari_fg" in table) == (name == "monet")
 

@@ -115,6 +115,11 @@ def evaluate_run(
     if fd_images and fd_samples and extractor == "inception" and not inception_weights:
         raise ValueError("the inception extractor needs inception_weights=FILE (see README)")
     data = run.config.data
+    if fd_images and fd_samples and extractor == "scene_net" and not has_labels(data.name):
+        raise ValueError(
+            f"the scene_net extractor trains on scene labels, which {data.name!r} does not "
+            "have; use extractor='inception' with its weights, or fd_images=0"
+        )
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
     train = load_source(data.name, data.config, "train", run.data_dir, prepare=False)
     wanted = [("num_images", num_images, source)]
