@@ -23,11 +23,10 @@ def main(argv):
     import jax
     import jax.numpy as jnp
 
-    from ocg_jax.models.genesis import ComponentEncoder
     from ocg_jax.models.registry import get_model
     from ocg_jax.nn.broadcast import BroadcastDecoder
-    from ocg_jax.nn.conv import GatedConvEncoder, GatedDeconvDecoder
-    from ocg_jax.train.timing import best_time as _time
+    from ocg_jax.nn.conv import ComponentEncoder, GatedConvEncoder, GatedDeconvDecoder
+    from ocg_jax.train.timing import best_time, time_module
 
     b, k = _BATCH.value, _K.value
     parts = {
@@ -38,25 +37,13 @@ def main(argv):
     }
     result = {"batch_size": b, "num_slots": k}
     for name, (mod, x, bn) in parts.items():
-        kw = {"train": True} if bn else {}
-        v = jax.jit(lambda x, mod=mod, kw=kw: mod.init(jax.random.PRNGKey(0), x, **kw))(x)
-
-        def loss(p, x, mod=mod, v=v, bn=bn, kw=kw):
-            out = mod.apply(
-                {**v, "params": p}, x, **kw, **({"mutable": ["batch_stats"]} if bn else {})
-            )
-            out = out[0] if bn else out
-            return sum(jnp.sum(o**2) for o in jax.tree.leaves(out))
-
-        fwd = jax.jit(loss)
-        both = jax.jit(jax.grad(loss))
-        result[f"{name}_fwd_s"] = round(_time(fwd, v["params"], x), 3)
-        result[f"{name}_fwd_bwd_s"] = round(_time(both, v["params"], x), 3)
+        fwd_s, both_s = time_module(mod, x, train=True if bn else None)
+        result[f"{name}_fwd_s"], result[f"{name}_fwd_bwd_s"] = round(fwd_s, 3), round(both_s, 3)
     model = get_model({"name": "genesis", "num_slots": k})
     x = jax.random.uniform(jax.random.PRNGKey(0), (b, 64, 64, 3))
     v = jax.jit(model.init)(jax.random.PRNGKey(1), x)
     fwd = jax.jit(lambda v, x: model.apply(v, x, jax.random.PRNGKey(0), train=True)[0].recon)
-    result["model_fwd_s"] = round(_time(fwd, v, x), 3)
+    result["model_fwd_s"] = round(best_time(fwd, v, x), 3)
     print(json.dumps(result))
 
 

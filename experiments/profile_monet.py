@@ -22,13 +22,12 @@ def main(argv):
     del argv
     set_cpu_flags()
     import flax.linen as nn
-    import jax
     import jax.numpy as jnp
 
     from ocg_jax.nn.broadcast import BroadcastDecoder
     from ocg_jax.nn.conv import ComponentEncoder
     from ocg_jax.nn.unet import UNet
-    from ocg_jax.train.timing import best_time as _time
+    from ocg_jax.train.timing import time_module
 
     b, k = _BATCH.value, _K.value
     parts = {
@@ -39,14 +38,8 @@ def main(argv):
     }
     result = {"batch_size": b, "num_slots": k}
     for name, (mod, x) in parts.items():
-        v = jax.jit(mod.init)(jax.random.PRNGKey(0), x)
-
-        def loss(p, x, mod=mod):
-            out = mod.apply({"params": p}, x)  # an array, or (mean, std)
-            return sum(jnp.sum(o**2) for o in jax.tree.leaves(out))
-
-        result[f"{name}_fwd_s"] = round(_time(jax.jit(loss), v["params"], x), 3)
-        result[f"{name}_fwd_bwd_s"] = round(_time(jax.jit(jax.grad(loss)), v["params"], x), 3)
+        fwd_s, both_s = time_module(mod, x)
+        result[f"{name}_fwd_s"], result[f"{name}_fwd_bwd_s"] = round(fwd_s, 3), round(both_s, 3)
     print(json.dumps(result))
 
 

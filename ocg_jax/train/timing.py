@@ -4,6 +4,7 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -23,6 +24,26 @@ def best_time(fn, *args, repeats: int = 3) -> float:
         jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def time_module(module, x, *, train: bool | None = None) -> tuple[float, float]:
+    """``(forward_s, forward_backward_s)`` of ``grad(sum(out^2))`` for a Linen ``module`` on
+    ``x`` (``best_time``); ``train`` is passed on for modules that take it, with their batch
+    statistics mutable."""
+    kw = {} if train is None else {"train": train}
+    variables = jax.jit(lambda x: module.init(jax.random.PRNGKey(0), x, **kw))(x)
+    mutable = ["batch_stats"] if "batch_stats" in variables else False
+
+    def loss(params, x):
+        out = module.apply({**variables, "params": params}, x, **kw, mutable=mutable)
+        out = out[0] if mutable else out  # an array or a tuple of arrays
+        return sum(jnp.sum(o**2) for o in jax.tree.leaves(out))
+
+    params = variables["params"]
+    return (
+        best_time(jax.jit(loss), params, x),
+        best_time(jax.jit(jax.grad(loss)), params, x),
+    )
 
 
 def time_train_step(
