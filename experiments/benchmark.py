@@ -14,8 +14,6 @@ import resource
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments.xla_flags import set_cpu_flags
-
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "global batch size")
 _STEPS = flags.DEFINE_integer("steps", 10, "timed steps (median reported)")
@@ -26,7 +24,6 @@ flags.mark_flags_as_required(["config"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    set_cpu_flags()
     from ocg_jax.train.timing import time_train_step
 
     config = _CONFIG.value

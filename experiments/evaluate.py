@@ -8,8 +8,6 @@ import json
 
 from absl import app, flags, logging
 
-from experiments.xla_flags import set_cpu_flags
-
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
 _SPLIT = flags.DEFINE_string("split", "test", "dataset split to evaluate on")
 _NUM = flags.DEFINE_integer("num_images", 320, "images for the ELBO and segmentation scores")
@@ -37,7 +35,6 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    set_cpu_flags()
     from ocg_jax.analysis.evaluation import evaluate_run, format_table
     from ocg_jax.analysis.runs import load_run
 

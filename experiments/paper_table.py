@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags, logging
 
-from experiments.xla_flags import set_cpu_flags
-
 _OUT = flags.DEFINE_string("out_dir", None, "where runs, table.md and figures go")
 _STEPS = flags.DEFINE_integer("steps", 300, "train steps per run")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "seeds per model")
@@ -107,7 +105,6 @@ def samples_figure(workdirs: dict, num: int = 8) -> np.ndarray:
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    set_cpu_flags()
     from ocg_jax import viz
     from ocg_jax.analysis.compare import side_by_side
 

@@ -11,15 +11,12 @@ import json
 
 from absl import app, flags
 
-from experiments.xla_flags import set_cpu_flags
-
 _BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
 _K = flags.DEFINE_integer("num_slots", 5, "components K")
 
 
 def main(argv):
     del argv
-    set_cpu_flags()
     import jax
     import jax.numpy as jnp
 

@@ -7,8 +7,6 @@
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments.xla_flags import set_cpu_flags
-
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "experiment config file[:variant]", lock_config=True
 )
@@ -19,8 +17,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every file operation at INFO
-    set_cpu_flags()
-    from ocg_jax.train.loop import train_and_evaluate  # after the XLA flags are set
+    from ocg_jax.train.loop import train_and_evaluate
 
     train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 

@@ -6,8 +6,6 @@ generated component by component; PNGs in DIR/pictures and in TensorBoard.
 
 from absl import app, flags, logging
 
-from experiments.xla_flags import set_cpu_flags
-
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 _NUM = flags.DEFINE_integer("num", 8, "columns (scenes) per picture")
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
@@ -22,7 +20,6 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    set_cpu_flags()
     from ocg_jax.analysis.pictures import make_pictures, write_pictures
     from ocg_jax.analysis.runs import load_run
 

@@ -1,12 +1,11 @@
 """Spatial-broadcast decoder (Watters et al. 2019) with coordinate channels."""
 
+import functools
 from collections.abc import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from ocg_jax.nn.fastconv import Conv
 
 Array = jax.Array
 
@@ -17,6 +16,28 @@ def coord_grid(height: int, width: int) -> Array:
     xs = jnp.linspace(-1.0, 1.0, width)
     yy, xx = jnp.meshgrid(ys, xs, indexing="ij")
     return jnp.stack([xx, yy], axis=-1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def tile_items(c: Array, n: int) -> Array:
+    """``[...] -> [n, ...]``, ``c`` repeated ``n`` times.
+
+    Same as ``jnp.broadcast_to``, but its gradient (the sum over the ``n`` copies)
+    is a matmul with a ones vector: XLA:CPU ran that sum as a reduction over the
+    leading axis about 50x slower (480 ms vs 4-10 ms for ``[160, 70, 70, 32]``).
+    """
+    return jnp.broadcast_to(c, (n, *c.shape))
+
+
+def _tile_fwd(c, n):
+    return tile_items(c, n), None
+
+
+def _tile_bwd(n, _, g):
+    return ((jnp.ones((n,), g.dtype) @ g.reshape(n, -1)).reshape(g.shape[1:]),)
+
+
+tile_items.defvjp(_tile_fwd, _tile_bwd)
 
 
 class BroadcastDecoder(nn.Module):
@@ -55,7 +76,7 @@ class BroadcastDecoder(nn.Module):
             "VALID",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )[0]
-        x = self.activation(z_part[:, None, None, :] + c_part[None] + bias)
+        x = self.activation(z_part[:, None, None, :] + tile_items(c_part, n) + bias)
         for _ in range(self.num_layers - 1):
-            x = self.activation(Conv(self.hidden, (3, 3), padding="VALID")(x))
+            x = self.activation(nn.Conv(self.hidden, (3, 3), padding="VALID")(x))
         return nn.Conv(self.out_channels, (1, 1))(x)

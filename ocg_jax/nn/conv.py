@@ -12,8 +12,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ocg_jax.nn.fastconv import Conv
-
 Array = jax.Array
 
 
@@ -34,16 +32,8 @@ class GatedConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
-        if self.stride == 1:
-            y = Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
-        else:
-            y = nn.Conv(
-                2 * self.features,
-                (self.kernel, self.kernel),
-                self.stride,
-                padding="SAME",
-                use_bias=not self.norm,
-            )(x)
+        k = (self.kernel, self.kernel)
+        y = nn.Conv(2 * self.features, k, self.stride, padding="SAME", use_bias=not self.norm)(x)
         return _gate(y, self.norm, train)
 
 
@@ -66,11 +56,11 @@ class GatedUpConv(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         s = self.stride
         if s == 1:
-            y = Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
+            y = nn.Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
         else:
             k = -(-self.kernel // s)
             k += 1 - k % 2  # odd tap count for the SAME conv
-            y = Conv(2 * self.features * s * s, (k, k), use_bias=not self.norm)(x)
+            y = nn.Conv(2 * self.features * s * s, (k, k), use_bias=not self.norm)(x)
             b, h, w, _ = y.shape
             # y: [B, H, W, s, s, 2F] -> [B, sH, sW, 2F]
             y = y.reshape(b, h, w, s, s, 2 * self.features)

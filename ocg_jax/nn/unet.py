@@ -6,14 +6,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ocg_jax.nn.fastconv import Conv
-
 Array = jax.Array
 
 
 def _block(x: Array, features: int) -> Array:
     """3x3 conv, instance norm (affine, torch's epsilon), ReLU."""
-    x = Conv(features, (3, 3), use_bias=False)(x)
+    x = nn.Conv(features, (3, 3), use_bias=False)(x)
     return nn.relu(nn.InstanceNorm(epsilon=1e-5)(x))
 
 
