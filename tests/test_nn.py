@@ -1,10 +1,14 @@
 """Layers written for speed compute the same function as their plain forms."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from ocg_jax.nn.activations import elu
 from ocg_jax.nn.broadcast import BroadcastDecoder, coord_grid, tile_items
+from ocg_jax.nn.strided import Stride2Conv, conv_stride2
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -41,11 +45,50 @@ def test_broadcast_decoder_equals_the_tiled_form():
         return jnp.einsum("nhwc,co->nhwo", x, p["kernel"][0, 0]) + p["bias"]
 
     params = variables["params"]
-    out = dec.apply(variables, z)
+    out = jax.jit(dec.apply)(variables, z)
     assert out.shape == (4, 8, 8, 3)
-    np.testing.assert_allclose(out, plain(params, z), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(out, jax.jit(plain)(params, z), rtol=1e-4, atol=1e-5)
     cot = jax.random.normal(jax.random.PRNGKey(2), out.shape)
-    g = jax.grad(lambda p, z: jnp.sum(dec.apply({"params": p}, z) * cot), (0, 1))(params, z)
-    g_ref = jax.grad(lambda p, z: jnp.sum(plain(p, z) * cot), (0, 1))(params, z)
+    g = jax.jit(jax.grad(lambda p, z: jnp.sum(dec.apply({"params": p}, z) * cot), (0, 1)))(
+        params, z
+    )
+    g_ref = jax.jit(jax.grad(lambda p, z: jnp.sum(plain(p, z) * cot), (0, 1)))(params, z)
     for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "size, k, padding",
+    [(9, 5, "SAME"), (8, 3, ((1, 1), (1, 1))), (9, 3, "VALID"), (6, 4, "SAME")],
+)
+def test_stride2_conv_and_its_gradients_match_lax(size, k, padding):
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, size, size + 1, 3))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 3, 4))
+
+    def ref(x, w):
+        return jax.lax.conv_general_dilated(x, w, (2, 2), padding, dimension_numbers=DN)
+
+    y = jax.jit(conv_stride2, static_argnums=2)(x, w, padding)
+    np.testing.assert_allclose(y, ref(x, w), rtol=1e-5, atol=1e-5)
+    cot = jax.random.normal(jax.random.PRNGKey(2), ref(x, w).shape)
+    g = jax.jit(jax.grad(lambda x, w: jnp.sum(conv_stride2(x, w, padding) * cot), (0, 1)))(x, w)
+    g_ref = jax.grad(lambda x, w: jnp.sum(ref(x, w) * cot), (0, 1))(x, w)
+    for a, b in zip(g, g_ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_stride2_conv_layer_has_nn_conv_parameters():
+    x = jnp.ones((1, 8, 8, 3))
+    ours = Stride2Conv(5, (3, 3)).init(jax.random.PRNGKey(0), x)
+    flax_conv = jax.eval_shape(nn.Conv(5, (3, 3), (2, 2)).init, jax.random.PRNGKey(0), x)
+    assert jax.tree.map(jnp.shape, ours) == jax.tree.map(lambda a: a.shape, flax_conv)
+    y = Stride2Conv(5, (3, 3)).apply(ours, x)
+    np.testing.assert_allclose(y, nn.Conv(5, (3, 3), (2, 2)).apply(ours, x), rtol=1e-5, atol=1e-5)
+
+
+def test_elu_matches_jax_nn_elu():
+    x = jnp.linspace(-20.0, 5.0, 2001)
+    np.testing.assert_allclose(elu(x), jax.nn.elu(x), atol=2e-7)
+    np.testing.assert_allclose(
+        jax.vmap(jax.grad(elu))(x), jax.vmap(jax.grad(jax.nn.elu))(x), atol=2e-7
+    )

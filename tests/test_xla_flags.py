@@ -58,7 +58,8 @@ def test_import_routes_convolutions_to_xla_not_ynnpack():
         import jax, jax.numpy as jnp
         conv = lambda x, w: jax.lax.conv_general_dilated(
             x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        hlo = jax.jit(conv).lower(jnp.ones((8, 64, 64, 32)), jnp.ones((5, 5, 32, 64))).compile().as_text()
+        x, w = jnp.ones((8, 64, 64, 32)), jnp.ones((5, 5, 32, 64))
+        hlo = jax.jit(conv).lower(x, w).compile().as_text()
         print("ynn" if "__ynn_fusion" in hlo else "xla")
         """
     )

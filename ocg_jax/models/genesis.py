@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ocg_jax.models.base import Array, LinenFamily
+from ocg_jax.nn.activations import elu
 from ocg_jax.nn.broadcast import BroadcastDecoder
 from ocg_jax.nn.conv import ComponentEncoder, GatedConvEncoder, GatedDeconvDecoder
 from ocg_jax.nn.recurrent import GaussianLSTM
@@ -40,8 +41,8 @@ class ComponentPrior(nn.Module):
 
     @nn.compact
     def __call__(self, zm: Array):
-        x = nn.elu(nn.Dense(256)(zm))
-        x = nn.elu(nn.Dense(256)(x))
+        x = elu(nn.Dense(256)(zm))
+        x = elu(nn.Dense(256)(x))
         mean, raw = jnp.split(nn.Dense(2 * self.latent)(x), 2, axis=-1)
         return jnp.tanh(mean), nn.sigmoid(raw + 4.0) + 1e-4
 

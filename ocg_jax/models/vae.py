@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ocg_jax.models.base import Array, LinenFamily
+from ocg_jax.nn.activations import elu
 from ocg_jax.nn.broadcast import BroadcastDecoder
 from ocg_jax.nn.conv import GatedConvEncoder, GatedDeconvDecoder
 from ocg_jax.objectives.kl import analytic_kl_std_normal, gaussian_log_prob
@@ -62,7 +63,7 @@ class VAENet(nn.Module):
         """``[B, D] -> [B, H, W, 3]`` in (0, 1)."""
         if self.decoder == "deconv":
             return nn.sigmoid(self.dec(z, train=False))
-        return nn.sigmoid(self.to_rgb(nn.elu(self.dec(z))))
+        return nn.sigmoid(self.to_rgb(elu(self.dec(z))))
 
     def __call__(self, x: Array, *, train: bool) -> VAEOutputs:
         """``x [B, H, W, 3]`` in [0, 1] -> outputs with per-example losses."""

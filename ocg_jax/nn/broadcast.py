@@ -7,6 +7,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ocg_jax.nn.activations import elu
+
 Array = jax.Array
 
 
@@ -56,7 +58,7 @@ class BroadcastDecoder(nn.Module):
     out_channels: int
     hidden: int = 32
     num_layers: int = 4
-    activation: Callable[[Array], Array] = nn.elu
+    activation: Callable[[Array], Array] = elu
 
     @nn.compact
     def __call__(self, z: Array) -> Array:

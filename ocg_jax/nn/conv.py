@@ -12,6 +12,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ocg_jax.nn.activations import elu
+from ocg_jax.nn.strided import Stride2Conv
+
 Array = jax.Array
 
 
@@ -32,8 +35,13 @@ class GatedConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
-        k = (self.kernel, self.kernel)
-        y = nn.Conv(2 * self.features, k, self.stride, padding="SAME", use_bias=not self.norm)(x)
+        k, f, bias = (self.kernel, self.kernel), 2 * self.features, not self.norm
+        if self.stride == 1:
+            y = nn.Conv(f, k, padding="SAME", use_bias=bias)(x)
+        elif self.stride == 2:  # nn.Conv's parameters and name, see nn/strided.py
+            y = Stride2Conv(f, k, padding="SAME", use_bias=bias, name="Conv_0")(x)
+        else:
+            raise ValueError(f"GatedConv supports strides 1 and 2, got {self.stride}")
         return _gate(y, self.norm, train)
 
 
@@ -141,12 +149,12 @@ class ComponentEncoder(nn.Module):
 
     latent: int = 16
     channels: Sequence[int] = (32, 32, 64, 64)
-    activation: Callable[[Array], Array] = nn.elu
+    activation: Callable[[Array], Array] = elu
 
     @nn.compact
     def __call__(self, x: Array):
-        for c in self.channels:
-            x = self.activation(nn.Conv(c, (3, 3), (2, 2), padding=((1, 1), (1, 1)))(x))
+        for i, c in enumerate(self.channels):  # nn.Conv's parameters and names, see nn/strided.py
+            x = self.activation(Stride2Conv(c, (3, 3), ((1, 1), (1, 1)), name=f"Conv_{i}")(x))
         x = self.activation(nn.Dense(256)(x.reshape(x.shape[0], -1)))
         mean, raw = jnp.split(nn.Dense(2 * self.latent)(x), 2, axis=-1)
         return mean, nn.softplus(raw + 0.5) + 1e-8
