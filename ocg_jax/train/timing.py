@@ -48,7 +48,7 @@ def time_module(module, x, *, train: bool | None = None) -> tuple[float, float]:
 
 def compile_train_step_for(config: ml_collections.ConfigDict, batch_size: int):
     """``(compiled_step, state, batch, compile_s)``: the config's train step compiled for
-    every local device, a fresh state and a batch of random uint8 images."""
+    every device (the mesh of make_mesh), a fresh state and a batch of random uint8 images."""
     model = get_model(config.model)
     mesh = make_mesh()
     tx = make_optimizer(config, model.image_shape)
@@ -68,7 +68,7 @@ def time_train_step(
     config: ml_collections.ConfigDict, batch_size: int, steps: int = 10, warmup: int = 2
 ) -> dict:
     """``{compile_s, train_step_ms_median, train_step_ms_min, images_per_s, devices}``: the
-    step on every local device, each step blocking on its result."""
+    step on every device, each step blocking on its result."""
     compiled, state, batch, compile_s = compile_train_step_for(config, batch_size)
     for _ in range(warmup):
         state, metrics = compiled(state, batch)
@@ -81,7 +81,7 @@ def time_train_step(
         times.append(time.perf_counter() - t0)
     median = statistics.median(times)
     return {
-        "devices": jax.local_device_count(),
+        "devices": jax.device_count(),  # the mesh spans all devices (make_mesh)
         "compile_s": round(compile_s, 2),
         "train_step_ms_median": round(1000 * median, 1),
         "train_step_ms_min": round(1000 * min(times), 1),
