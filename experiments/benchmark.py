@@ -14,6 +14,8 @@ import resource
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from ocg_jax.hugepages import reexec_with_huge_pages
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "global batch size")
 _STEPS = flags.DEFINE_integer("steps", 10, "timed steps (median reported)")
@@ -31,8 +33,10 @@ def main(argv):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     line = {"model": config.model.name, "batch_size": _BATCH.value, **result}
     line |= {"peak_rss_mb": round(peak, 1), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    line["glibc_tunables"] = os.environ.get("GLIBC_TUNABLES", "")
     print(json.dumps(line))
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

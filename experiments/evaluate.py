@@ -8,6 +8,8 @@ import json
 
 from absl import app, flags, logging
 
+from ocg_jax.hugepages import reexec_with_huge_pages
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
 _SPLIT = flags.DEFINE_string("split", "test", "dataset split to evaluate on")
 _NUM = flags.DEFINE_integer("num_images", 320, "images for the ELBO and segmentation scores")
@@ -60,4 +62,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

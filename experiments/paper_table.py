@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags, logging
 
+from ocg_jax.hugepages import reexec_with_huge_pages
+
 _OUT = flags.DEFINE_string("out_dir", None, "where runs, table.md and figures go")
 _STEPS = flags.DEFINE_integer("steps", 300, "train steps per run")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "seeds per model")
@@ -127,4 +129,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

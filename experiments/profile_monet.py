@@ -12,6 +12,8 @@ import json
 
 from absl import app, flags
 
+from ocg_jax.hugepages import reexec_with_huge_pages
+
 _BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
 _K = flags.DEFINE_integer("num_slots", 5, "components K")
 
@@ -41,4 +43,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

@@ -22,6 +22,8 @@ import time
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from ocg_jax.hugepages import reexec_with_huge_pages
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "global batch size")
 _STEPS = flags.DEFINE_integer("steps", 2, "traced steps")
@@ -89,4 +91,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

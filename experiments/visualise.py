@@ -6,6 +6,8 @@ generated component by component; PNGs in DIR/pictures and in TensorBoard.
 
 from absl import app, flags, logging
 
+from ocg_jax.hugepages import reexec_with_huge_pages
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 _NUM = flags.DEFINE_integer("num", 8, "columns (scenes) per picture")
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
@@ -30,4 +32,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

@@ -1,5 +1,6 @@
 """Time the compiled train step of a config on synthetic images (what the benchmark reports)."""
 
+import resource
 import statistics
 import time
 
@@ -67,23 +68,27 @@ def compile_train_step_for(config: ml_collections.ConfigDict, batch_size: int):
 def time_train_step(
     config: ml_collections.ConfigDict, batch_size: int, steps: int = 10, warmup: int = 2
 ) -> dict:
-    """``{compile_s, train_step_ms_median, train_step_ms_min, images_per_s, devices}``: the
-    step on every device, each step blocking on its result."""
+    """``{compile_s, train_step_ms_median, train_step_ms_min, images_per_s, devices,
+    page_faults_per_step}``: the step on every device, each step blocking on its result."""
     compiled, state, batch, compile_s = compile_train_step_for(config, batch_size)
     for _ in range(warmup):
         state, metrics = compiled(state, batch)
         jax.block_until_ready((state, metrics))
     times = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(steps):
         t0 = time.perf_counter()
         state, metrics = compiled(state, batch)
         jax.block_until_ready((state, metrics))
         times.append(time.perf_counter() - t0)
     median = statistics.median(times)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return {
         "devices": jax.device_count(),  # the mesh spans all devices (make_mesh)
         "compile_s": round(compile_s, 2),
         "train_step_ms_median": round(1000 * median, 1),
         "train_step_ms_min": round(1000 * min(times), 1),
         "images_per_s": round(batch_size / median, 2),
+        # fresh pages the kernel mapped per step (see ocg_jax/hugepages.py)
+        "page_faults_per_step": round(faults / steps),
     }
