@@ -8,6 +8,7 @@ import pytest
 
 from ocg_jax.nn.activations import elu
 from ocg_jax.nn.broadcast import BroadcastDecoder, coord_grid, tile_items
+from ocg_jax.nn.gate import BatchNormGate, batch_norm_gate
 from ocg_jax.nn.strided import Stride2Conv, conv_stride2
 
 DN = ("NHWC", "HWIO", "NHWC")
@@ -92,3 +93,68 @@ def test_elu_matches_jax_nn_elu():
     np.testing.assert_allclose(
         jax.vmap(jax.grad(elu))(x), jax.vmap(jax.grad(jax.nn.elu))(x), atol=2e-7
     )
+
+
+class _PlainNormGate(nn.Module):
+    """What ``BatchNormGate`` replaces: flax's BatchNorm, then the gate."""
+
+    train: bool
+
+    @nn.compact
+    def __call__(self, y):
+        y = nn.BatchNorm(use_running_average=not self.train, momentum=0.9, epsilon=1e-5)(y)
+        h, g = jnp.split(y, 2, axis=-1)
+        return h * nn.sigmoid(g)
+
+
+class _FastNormGate(nn.Module):
+    train: bool
+
+    @nn.compact
+    def __call__(self, y):  # named as in nn/conv.py, so the variable trees can match
+        return BatchNormGate(not self.train, name="BatchNorm_0")(y)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batch_norm_gate_matches_flax_batch_norm_then_gate(train):
+    """Same variables, outputs, batch-statistics updates and gradients (input, scale, bias)."""
+    y = 1.5 + 2.0 * jax.random.normal(jax.random.PRNGKey(0), (3, 5, 4, 6))
+    cot = jax.random.normal(jax.random.PRNGKey(1), (3, 5, 4, 3))
+    scale = jnp.array([0.5, 1, 2, -1, 1.5, 0.7])
+    variables = {
+        "params": {"BatchNorm_0": {"scale": scale, "bias": jnp.arange(6) / 3}},
+        "batch_stats": {"BatchNorm_0": {"mean": jnp.full(6, 0.2), "var": jnp.full(6, 1.3)}},
+    }
+    results = []
+    for mod in (_FastNormGate(train), _PlainNormGate(train)):
+        init = mod.init(jax.random.PRNGKey(2), y)
+        assert jax.tree.map(jnp.shape, init) == jax.tree.map(jnp.shape, variables)
+
+        def loss(params, y, mod=mod):
+            out, upd = mod.apply({**variables, "params": params}, y, mutable=["batch_stats"])
+            return jnp.sum(out * cot), (out, upd)
+
+        grads, (out, upd) = jax.grad(loss, argnums=(0, 1), has_aux=True)(variables["params"], y)
+        results.append((out, upd, grads))
+    for a, b in zip(jax.tree.leaves(results[0]), jax.tree.leaves(results[1]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+    if train:  # the statistics moved
+        assert not np.allclose(results[0][1]["batch_stats"]["BatchNorm_0"]["mean"], 0.2)
+
+
+def test_batch_norm_gate_vjp_includes_the_statistics_cotangents():
+    """The mean / var outputs carry their gradient too (the module stops it, others may not)."""
+    y = jax.random.normal(jax.random.PRNGKey(0), (7, 3, 4))
+    scale, bias = jnp.array([1.0, 2.0, 0.5, -1.0]), jnp.array([0.1, 0.0, -0.2, 0.3])
+
+    def plain(y, scale, bias):
+        mean = jnp.mean(y, (0, 1))
+        var = jnp.maximum(jnp.mean(y**2, (0, 1)) - mean**2, 0.0)
+        z = (y - mean) * jax.lax.rsqrt(var + 1e-5) * scale + bias
+        return z[..., :2] * nn.sigmoid(z[..., 2:]), mean, var
+
+    cts = (jax.random.normal(jax.random.PRNGKey(1), (7, 3, 2)), jnp.arange(4.0), -jnp.ones(4))
+    outs, vjp = jax.vjp(lambda *a: batch_norm_gate(*a, 1e-5), y, scale, bias)
+    ref_outs, ref_vjp = jax.vjp(plain, y, scale, bias)
+    for a, b in zip([*outs, *vjp(cts)], [*ref_outs, *ref_vjp(cts)], strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
