@@ -5,7 +5,7 @@ batch 32) afresh on every call.  glibc serves that from a new ``mmap``, so each
 step the kernel faults in and zeroes 650,000 4 KiB pages: about 2-3 s of CPU
 time per GENESIS step on a 2-core machine.  With ``glibc.malloc.hugetlb=1``
 glibc asks for transparent huge pages on such mappings (2 MiB pages: ~2,300
-faults per step) and the convolutions see fewer TLB misses too
+faults per step); the step got 14-44% faster in paired runs
 (docs/performance.md has the measurements).
 
 glibc reads its tunables only when a process starts, so the launchers in
