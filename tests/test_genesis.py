@@ -1,3 +1,4 @@
+import functools
 from functools import partial
 
 import jax
@@ -16,7 +17,15 @@ SMALL = dict(image_size=32, enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 
 def model_and_vars(request):
     model = get_model({"name": request.param, **SMALL})
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
-    return model, jax.jit(model.init)(jax.random.PRNGKey(1), x), x
+    with jax.threefry_partitionable(False):  # compiles the initialisers much faster on CPU
+        variables = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+    return model, variables, x
+
+
+@functools.cache
+def _eval_apply(model):
+    """The jitted evaluation-mode apply, compiled once per model for the tests that share it."""
+    return jax.jit(functools.partial(model.apply, train=False))
 
 
 def test_outputs_shapes_and_masks(model_and_vars):
@@ -37,7 +46,7 @@ def test_outputs_shapes_and_masks(model_and_vars):
         lambda a, b: bool(jnp.any(a != b)), state["batch_stats"], variables["batch_stats"]
     )
     assert any(jax.tree.leaves(moved))
-    _, same = model.apply(variables, x, jax.random.PRNGKey(2), train=False)
+    _, same = _eval_apply(model)(variables, x, jax.random.PRNGKey(2))
     jax.tree.map(np.testing.assert_array_equal, same["batch_stats"], variables["batch_stats"])
     feats = model.features(out)
     want = 3 * 64 + 4 * 16 if model.name == "genesis" else 4 * 64
@@ -46,7 +55,7 @@ def test_outputs_shapes_and_masks(model_and_vars):
 
 def test_kl_m_is_the_mc_estimate_against_the_autoregressive_prior(model_and_vars):
     model, variables, x = model_and_vars
-    out, _ = model.apply(variables, x, jax.random.PRNGKey(3), train=False)
+    out, _ = _eval_apply(model)(variables, x, jax.random.PRNGKey(3))
     net = model.net
     pm_mean, pm_std = net.apply(variables, out.zm, method=GenesisNet._mask_prior)
     assert np.allclose(pm_mean[:, 0], 0) and np.allclose(pm_std[:, 0], 1)
