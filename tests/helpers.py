@@ -2,6 +2,7 @@
 
 import importlib
 
+import jax
 import ml_collections
 
 #: per family: options that make its network narrow
@@ -94,3 +95,10 @@ def engine_config(name: str, data_dir: str | None = None) -> ml_collections.Conf
         c.optim.name = "sgd"
         c.optim.learning_rate = 1e-5
     return c
+
+
+def init_variables(model, x: jax.Array, seed: int = 1):
+    """``model.init`` on ``x``, jitted and under non-partitionable threefry, whose initialisers
+    XLA:CPU compiles much faster (as ``create_train_state`` does)."""
+    with jax.threefry_partitionable(False):
+        return jax.jit(model.init)(jax.random.PRNGKey(seed), x)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import NARROW, tiny_config
+from helpers import NARROW, init_variables, tiny_config
 
 from ocg_jax.analysis.evaluation import evaluate_run, format_table
 from ocg_jax.analysis.runs import load_run
@@ -27,9 +27,7 @@ def model_and_vars(request):
         options |= {"sigma": 0.11, "bg_sigma": 0.09}
     model = get_model(options)
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
-    with jax.threefry_partitionable(False):  # compiles the initialisers much faster on CPU
-        variables = jax.jit(model.init)(jax.random.PRNGKey(1), x)
-    return model, variables, x
+    return model, init_variables(model, x), x
 
 
 def test_outputs_losses_and_samples(model_and_vars):

@@ -1,10 +1,10 @@
-import functools
-from functools import partial
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import init_variables
 
 from ocg_jax.models.genesis import Genesis, GenesisNet
 from ocg_jax.models.registry import get_model
@@ -17,15 +17,13 @@ SMALL = dict(image_size=32, enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 
 def model_and_vars(request):
     model = get_model({"name": request.param, **SMALL})
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
-    with jax.threefry_partitionable(False):  # compiles the initialisers much faster on CPU
-        variables = jax.jit(model.init)(jax.random.PRNGKey(1), x)
-    return model, variables, x
+    return model, init_variables(model, x), x
 
 
-@functools.cache
+@cache
 def _eval_apply(model):
     """The jitted evaluation-mode apply, compiled once per model for the tests that share it."""
-    return jax.jit(functools.partial(model.apply, train=False))
+    return jax.jit(partial(model.apply, train=False))
 
 
 def test_outputs_shapes_and_masks(model_and_vars):

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from ocg_jax.nn.activations import elu
-from ocg_jax.nn.gate import BatchNormGate
+from ocg_jax.nn.gate import BatchNormGate, gate
 from ocg_jax.nn.strided import Stride2Conv
 
 Array = jax.Array
@@ -22,8 +22,7 @@ Array = jax.Array
 def _gate(y: Array, norm: bool, train: bool) -> Array:
     if norm:  # nn.BatchNorm's variables and name; faster gradient (nn/gate.py)
         return BatchNormGate(not train, momentum=0.9, epsilon=1e-5, name="BatchNorm_0")(y)
-    h, g = jnp.split(y, 2, axis=-1)
-    return h * nn.sigmoid(g)
+    return gate(y)
 
 
 class GatedConv(nn.Module):

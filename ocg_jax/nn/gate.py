@@ -21,7 +21,8 @@ def _normalise(y, mean, rstd, scale, bias):
     return (y - mean) * (rstd * scale) + bias
 
 
-def _gate(z):
+def gate(z: Array) -> Array:
+    """``[..., 2C] -> [..., C]``: ``h * sigmoid(g)`` of the two halves of the last axis."""
     h, g = jnp.split(z, 2, axis=-1)
     return h * nn.sigmoid(g)
 
@@ -38,7 +39,7 @@ def _forward(y, scale, bias, eps):
     mean = jnp.mean(y, axes)
     var = jnp.maximum(jnp.mean(jnp.square(y), axes) - jnp.square(mean), 0.0)
     rstd = jax.lax.rsqrt(var + eps)
-    out = _gate(_normalise(y, mean, rstd, scale, bias))
+    out = gate(_normalise(y, mean, rstd, scale, bias))
     return (out, mean, var), (y, mean, rstd, scale, bias)
 
 
@@ -80,7 +81,7 @@ class BatchNormGate(nn.Module):
         ra_var = self.variable("batch_stats", "var", jnp.ones, (c,), jnp.float32)
         if self.use_running_average:
             rstd = jax.lax.rsqrt(ra_var.value + self.epsilon)
-            return _gate(_normalise(y, ra_mean.value, rstd, scale, bias))
+            return gate(_normalise(y, ra_mean.value, rstd, scale, bias))
         out, mean, var = batch_norm_gate(y, scale, bias, self.epsilon)
         if not self.is_initializing():
             mom = self.momentum
