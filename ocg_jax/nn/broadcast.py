@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from ocg_jax.nn.activations import elu
+from ocg_jax.nn.onednn import Conv
 
 Array = jax.Array
 
@@ -80,5 +81,5 @@ class BroadcastDecoder(nn.Module):
         )[0]
         x = self.activation(z_part[:, None, None, :] + tile_items(c_part, n) + bias)
         for _ in range(self.num_layers - 1):
-            x = self.activation(nn.Conv(self.hidden, (3, 3), padding="VALID")(x))
-        return nn.Conv(self.out_channels, (1, 1))(x)
+            x = self.activation(Conv(self.hidden, (3, 3), padding="VALID")(x))
+        return Conv(self.out_channels, (1, 1))(x)

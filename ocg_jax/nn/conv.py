@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from ocg_jax.nn.activations import elu
 from ocg_jax.nn.gate import BatchNormGate, gate
+from ocg_jax.nn.onednn import Conv
 from ocg_jax.nn.strided import Stride2Conv
 
 Array = jax.Array
@@ -37,7 +38,7 @@ class GatedConv(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         k, f, bias = (self.kernel, self.kernel), 2 * self.features, not self.norm
         if self.stride == 1:
-            y = nn.Conv(f, k, padding="SAME", use_bias=bias)(x)
+            y = Conv(f, k, padding="SAME", use_bias=bias)(x)
         elif self.stride == 2:  # nn.Conv's parameters and name, see nn/strided.py
             y = Stride2Conv(f, k, padding="SAME", use_bias=bias, name="Conv_0")(x)
         else:
@@ -64,11 +65,11 @@ class GatedUpConv(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         s = self.stride
         if s == 1:
-            y = nn.Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
+            y = Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
         else:
             k = -(-self.kernel // s)
             k += 1 - k % 2  # odd tap count for the SAME conv
-            y = nn.Conv(2 * self.features * s * s, (k, k), use_bias=not self.norm)(x)
+            y = Conv(2 * self.features * s * s, (k, k), use_bias=not self.norm)(x)
             b, h, w, _ = y.shape
             # y: [B, H, W, s, s, 2F] -> [B, sH, sW, 2F]
             y = y.reshape(b, h, w, s, s, 2 * self.features)
@@ -140,7 +141,7 @@ class GatedDeconvDecoder(nn.Module):
         outs = list(self.channels[:-1])[::-1] + [self.channels[0]]
         for c, s in zip(outs, list(self.strides)[::-1], strict=True):
             x = GatedUpConv(c, 5, s, self.norm)(x, train=train)
-        return nn.Conv(self.out_channels, (1, 1))(x)
+        return Conv(self.out_channels, (1, 1))(x)
 
 
 class ComponentEncoder(nn.Module):

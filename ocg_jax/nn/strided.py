@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ocg_jax.nn.onednn import conv_general_dilated
+
 Array = jax.Array
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -60,7 +62,7 @@ def conv_stride2(x: Array, kernel: Array, padding: str | Sequence[tuple[int, int
     kp = jnp.pad(kernel, [(0, 2 * taps[0] - kh), (0, 2 * taps[1] - kw), (0, 0), (0, 0)])
     kp = kp.reshape(taps[0], 2, taps[1], 2, cin, cout).transpose(0, 2, 1, 3, 4, 5)
     kp = kp.reshape(taps[0], taps[1], 4 * cin, cout)
-    return jax.lax.conv_general_dilated(xs, kp, (1, 1), "VALID", dimension_numbers=_DN)
+    return conv_general_dilated(xs, kp, (1, 1), "VALID", dimension_numbers=_DN)
 
 
 class Stride2Conv(nn.Module):
