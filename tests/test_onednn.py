@@ -80,6 +80,19 @@ def test_other_convs_fall_back_to_lax(kw):
     )
 
 
+def test_forward_mode_and_second_order_match_lax():
+    x, w = _random((2, 9, 8, 4), 0), _random((3, 5, 4, 6), 1)
+
+    def derivatives(conv):
+        f = functools.partial(_loss, conv, padding="SAME")
+        hessian_vector = jax.grad(lambda x, w: jnp.sum(jax.grad(f, (0, 1))(x, w)[0] ** 2), (0, 1))
+        return jax.jit(lambda x, w: (jax.jvp(f, (x, w), (x, w)), hessian_vector(x, w)))(x, w)
+
+    got, want = derivatives(onednn.conv_general_dilated), derivatives(jax.lax.conv_general_dilated)
+    for g, r in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-3)
+
+
 def test_vmap_over_inputs_and_kernels():
     x, w = _random((2, 3, 8, 8, 4), 0), _random((2, 3, 3, 4, 5), 1)
     conv = functools.partial(onednn.conv2d, pads=((1, 1), (1, 1)))

@@ -28,7 +28,7 @@ import numpy as np
 from jax import lax
 from jax.core import ShapedArray
 from jax.extend.core import Primitive
-from jax.interpreters import batching, mlir
+from jax.interpreters import ad, batching, mlir
 
 Array = jax.Array
 OPT_OUT = "OCG_JAX_NO_ONEDNN"
@@ -169,30 +169,30 @@ def available() -> bool:
         return False
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv2d(x: Array, w: Array, pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
     """``x [N, H, W, Cin]``, ``w [kh, kw, Cin, Cout]`` -> ``[N, H', W', Cout]``; stride 1,
     explicit ``pads`` ``((top, bottom), (left, right))``; oneDNN forward and input
-    gradient on XLA:CPU, ``lax`` elsewhere."""
-    return _conv_p.bind(x, w, pads=pads, swap_io=False)
+    gradient on XLA:CPU, ``lax`` elsewhere.  Differentiable to any order."""
+    return _conv_p.bind(x, w, pads=tuple(map(tuple, pads)), swap_io=False)
 
 
-def _conv2d_fwd(x, w, pads):
-    return conv2d(x, w, pads), (x, w)
-
-
-def _conv2d_bwd(pads, res, dy):
-    x, w = res
+def _transpose_x(ct, x, w, *, pads, swap_io):
+    """The input gradient: the conv of ``ct`` with the spatially flipped kernel, its
+    in/out features swapped back (``swap_io`` toggled), and mirrored pads."""
     grad_pads = tuple(
         (k - 1 - lo, k - 1 - hi) for (lo, hi), k in zip(pads, w.shape[:2], strict=True)
     )
-    # the input gradient is the conv of dy with the spatially flipped kernel, in/out swapped
-    dx = _conv_p.bind(dy, jnp.flip(w, (0, 1)), pads=grad_pads, swap_io=True)
-    _, vjp_w = jax.vjp(lambda w: _lax_conv(x, w, pads=pads, swap_io=False), w)  # XLA's conv
-    return dx, vjp_w(dy)[0]
+    return _conv_p.bind(ct, jnp.flip(w, (0, 1)), pads=grad_pads, swap_io=not swap_io)
 
 
-conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
+def _transpose_w(ct, x, w, *, pads, swap_io):
+    """The weight gradient, on XLA's conv (see the module docstring)."""
+    shape = jax.ShapeDtypeStruct(w.aval.shape, w.aval.dtype)
+    (dw,) = jax.linear_transpose(lambda w: _lax_conv(x, w, pads=pads, swap_io=swap_io), shape)(ct)
+    return dw
+
+
+ad.defbilinear(_conv_p, _transpose_x, _transpose_w)
 
 
 def _explicit_pads(padding, x_shape, k_shape) -> tuple[tuple[int, int], ...] | None:
