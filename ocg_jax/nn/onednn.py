@@ -109,16 +109,10 @@ def _partitioned(ctx) -> bool:
     a custom call's operands onto every device, so those runs keep XLA's conv."""
     axes = ctx.module_context.axis_context
     devices = getattr(axes, "num_devices", None)
-    if devices is None and hasattr(axes, "mesh"):
-        devices = axes.mesh.size // max(1, _manual_size(axes))
+    if devices is None and hasattr(axes, "mesh"):  # inside shard_map: the automatic axes
+        manual = getattr(axes, "manual_axes", ())
+        devices = axes.mesh.size // int(np.prod([axes.mesh.shape[a] for a in manual]))
     return (devices or 1) > 1
-
-
-def _manual_size(axes) -> int:
-    size = 1
-    for name in getattr(axes, "manual_axes", ()):
-        size *= axes.mesh.shape[name]
-    return size
 
 
 _lower_lax = mlir.lower_fun(_lax_conv, multiple_results=False)
@@ -195,7 +189,7 @@ def _transpose_w(ct, x, w, *, pads, swap_io):
 ad.defbilinear(_conv_p, _transpose_x, _transpose_w)
 
 
-def _explicit_pads(padding, x_shape, k_shape) -> tuple[tuple[int, int], ...] | None:
+def _explicit_pads(padding, k_shape) -> tuple[tuple[int, int], ...] | None:
     if isinstance(padding, str):
         if padding.upper() == "VALID":
             return ((0, 0), (0, 0))
@@ -231,7 +225,7 @@ def conv_general_dilated(
         precision=precision,
         preferred_element_type=preferred_element_type,
     )
-    pads = _explicit_pads(padding, lhs.shape, rhs.shape) if rhs.ndim == 4 else None
+    pads = _explicit_pads(padding, rhs.shape) if lhs.ndim == rhs.ndim == 4 else None
     ones = (None, (1, 1), [1, 1])
     simple = (
         pads is not None
@@ -241,7 +235,7 @@ def conv_general_dilated(
         and feature_group_count == batch_group_count == 1
         and preferred_element_type is None
         and lhs.dtype == rhs.dtype == jnp.float32
-        and _is_nhwc(dimension_numbers, lhs.ndim)
+        and _is_nhwc(dimension_numbers)
         and all(0 <= p < k for pair, k in zip(pads, rhs.shape[:2], strict=True) for p in pair)
     )
     if simple and available():
@@ -249,9 +243,7 @@ def conv_general_dilated(
     return lax.conv_general_dilated(lhs, rhs, window_strides, padding, **kwargs)
 
 
-def _is_nhwc(dimension_numbers, ndim: int) -> bool:
-    if ndim != 4:
-        return False
+def _is_nhwc(dimension_numbers) -> bool:
     if dimension_numbers is None:
         return False  # lax's default is NCHW
     dn = lax.conv_dimension_numbers((1,) * 4, (1,) * 4, dimension_numbers)
