@@ -93,6 +93,13 @@ def test_elu_matches_jax_nn_elu():
     np.testing.assert_allclose(
         jax.vmap(jax.grad(elu))(x), jax.vmap(jax.grad(jax.nn.elu))(x), atol=2e-7
     )
+    # the derivative comes from the output (custom JVP): second order and forward mode too
+    d2 = jax.vmap(jax.grad(jax.grad(elu)))(x)
+    np.testing.assert_allclose(d2, jax.vmap(jax.grad(jax.grad(jax.nn.elu)))(x), atol=2e-7)
+    t = jnp.cos(x)
+    np.testing.assert_allclose(
+        jax.jvp(elu, (x,), (t,))[1], jax.jvp(jax.nn.elu, (x,), (t,))[1], atol=2e-7
+    )
 
 
 class _PlainNormGate(nn.Module):
