@@ -9,7 +9,12 @@ import pytest
 from ocg_jax.nn.activations import elu
 from ocg_jax.nn.broadcast import BroadcastDecoder, coord_grid, tile_items
 from ocg_jax.nn.gate import BatchNormGate, batch_norm_gate
-from ocg_jax.nn.strided import Stride2Conv, conv_stride2
+from ocg_jax.nn.strided import (
+    Stride2Conv,
+    Stride2ConvTranspose,
+    conv_stride2,
+    conv_transpose_stride2,
+)
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -85,6 +90,45 @@ def test_stride2_conv_layer_has_nn_conv_parameters():
     assert jax.tree.map(jnp.shape, ours) == jax.tree.map(lambda a: a.shape, flax_conv)
     y = Stride2Conv(5, (3, 3)).apply(ours, x)
     np.testing.assert_allclose(y, nn.Conv(5, (3, 3), (2, 2)).apply(ours, x), rtol=1e-5, atol=1e-5)
+
+
+def _torch_conv_transpose_stride2(x, w):
+    """PyTorch's ConvTranspose2d(k, stride=2, padding=(k-1)//2, output_padding=1) by its
+    definition: input pixel i scatters ``x[i] * w[t]`` to output ``2 i + t - padding``."""
+    n, h, wd, _ = x.shape
+    k, p = w.shape[0], (w.shape[0] - 1) // 2
+    full = np.zeros((n, 2 * h + k + 1, 2 * wd + k + 1, w.shape[3]))
+    for t in range(k):
+        for u in range(k):
+            full[:, t : t + 2 * h : 2, u : u + 2 * wd : 2] += np.einsum("nhwc,cd->nhwd", x, w[t, u])
+    return full[:, p : p + 2 * h, p : p + 2 * wd]
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_stride2_transposed_conv_is_pytorchs_and_its_gradients_match_lax(k):
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 6, 3))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, 3, 4))
+    y = jax.jit(conv_transpose_stride2)(x, w)
+    assert y.shape == (2, 10, 12, 4)
+    want = _torch_conv_transpose_stride2(np.asarray(x), np.asarray(w))
+    np.testing.assert_allclose(y, want, atol=1e-4)
+
+    def ref(x, w):  # the zero-dilated form
+        p = (k - 1) // 2
+        pads = [(k - 1 - p, k - p)] * 2
+        w = jnp.flip(w, (0, 1))
+        return jax.lax.conv_general_dilated(x, w, (1, 1), pads, (2, 2), dimension_numbers=DN)
+
+    cot = jax.random.normal(jax.random.PRNGKey(2), y.shape)
+    g = jax.jit(jax.grad(lambda x, w: jnp.sum(conv_transpose_stride2(x, w) * cot), (0, 1)))(x, w)
+    g_ref = jax.grad(lambda x, w: jnp.sum(ref(x, w) * cot), (0, 1))(x, w)
+    for a, b in zip(g, g_ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    layer = Stride2ConvTranspose(4, (k, k))
+    variables = layer.init(jax.random.PRNGKey(0), x)
+    assert jax.tree.map(jnp.shape, variables["params"]) == {"kernel": (k, k, 3, 4), "bias": (4,)}
+    with pytest.raises(ValueError, match="odd kernel"):
+        conv_transpose_stride2(x, jnp.ones((4, 4, 3, 4)))
 
 
 def test_elu_matches_jax_nn_elu():

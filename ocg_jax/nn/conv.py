@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from ocg_jax.nn.activations import elu
 from ocg_jax.nn.gate import BatchNormGate, gate
 from ocg_jax.nn.onednn import Conv
-from ocg_jax.nn.strided import Stride2Conv
+from ocg_jax.nn.strided import Stride2Conv, Stride2ConvTranspose
 
 Array = jax.Array
 
@@ -47,13 +47,11 @@ class GatedConv(nn.Module):
 
 
 class GatedUpConv(nn.Module):
-    """Gated transposed conv, ``[B, H, W, Cin] -> [B, sH, sW, features]``.
+    """Gated transposed conv, ``[B, H, W, Cin] -> [B, sH, sW, features]``, SAME-sized.
 
-    Stride 2 is computed in sub-pixel form: a ``ceil(k/2)``-tap conv on the
-    low-resolution map gives the four output phases, which are interleaved by
-    depth-to-space.  This spans every stride-2 transposed conv with a k-tap kernel
-    (and slightly more), at a quarter of the FLOPs of the zero-dilated form that
-    XLA would otherwise run on the CPU.
+    Stride 1 is a SAME conv; stride 2 is PyTorch's ``ConvTranspose2d(k, 2, (k - 1) // 2,
+    output_padding=1)`` (the original GENESIS layer), computed per output phase
+    (see ``nn/strided.py``).
     """
 
     features: int
@@ -63,17 +61,13 @@ class GatedUpConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
-        s = self.stride
-        if s == 1:
-            y = Conv(2 * self.features, (self.kernel, self.kernel), use_bias=not self.norm)(x)
+        k, f, bias = (self.kernel, self.kernel), 2 * self.features, not self.norm
+        if self.stride == 1:
+            y = Conv(f, k, use_bias=bias)(x)
+        elif self.stride == 2:
+            y = Stride2ConvTranspose(f, k, use_bias=bias, name="Conv_0")(x)
         else:
-            k = -(-self.kernel // s)
-            k += 1 - k % 2  # odd tap count for the SAME conv
-            y = Conv(2 * self.features * s * s, (k, k), use_bias=not self.norm)(x)
-            b, h, w, _ = y.shape
-            # y: [B, H, W, s, s, 2F] -> [B, sH, sW, 2F]
-            y = y.reshape(b, h, w, s, s, 2 * self.features)
-            y = y.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * s, w * s, 2 * self.features)
+            raise ValueError(f"GatedUpConv supports strides 1 and 2, got {self.stride}")
         return _gate(y, self.norm, train)
 
 

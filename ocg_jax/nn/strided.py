@@ -1,4 +1,6 @@
-"""Stride-2 convolution as a stride-1 convolution on the space-to-depth input.
+"""Stride-2 convolution and transposed convolution as stride-1 convolutions.
+
+``conv_stride2``: a stride-1 convolution on the space-to-depth input.
 
 XLA:CPU computes the input gradient of a stride-2 conv as a conv over the
 2x zero-dilated gradient, which wastes 3/4 of its work (the mask encoder's 5x5
@@ -7,6 +9,12 @@ pixels into channels turns a ``k x k`` stride-2 conv into a ``ceil(k/2)``-tap
 stride-1 conv on ``4 Cin`` channels, whose forward, input gradient and weight
 gradient are all plain convs (at ``(2 ceil(k/2) / k)^2`` of the direct FLOPs:
 1.44x for k = 5, 1.78x for k = 3).
+
+``conv_transpose_stride2``: the stride-2 transposed conv (PyTorch's
+``ConvTranspose2d(k, 2, (k - 1) // 2, output_padding=1)``) as four stride-1
+convs, one per output phase, each with only the taps that reach that phase
+(3x3, 3x2, 2x3 and 2x2 for k = 5), interleaved by depth-to-space.  That is
+exactly the direct FLOPs; the zero-dilated form XLA would run costs 4x.
 """
 
 from collections.abc import Sequence
@@ -78,6 +86,58 @@ class Stride2Conv(nn.Module):
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
         y = conv_stride2(x, kernel.astype(x.dtype), self.padding)
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        return y
+
+
+def _phase_taps(k: int, phase: int) -> tuple[list[int], tuple[int, int]]:
+    """Kernel taps reaching output phase ``phase`` of a stride-2 transposed conv with
+    padding ``(k - 1) // 2``, ordered by input offset, and the pads ``(lo, hi)``."""
+    p = (k - 1) // 2
+    # output 2m + phase takes x[m + off] * w[t] for t = phase + p - 2 off
+    taps = sorted((t for t in range(k) if (t - phase - p) % 2 == 0), reverse=True)
+    offs = [(phase + p - t) // 2 for t in taps]
+    return taps, (-offs[0], offs[-1])
+
+
+def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
+    """``x [N, H, W, Cin]``, ``kernel [k, k, Cin, Cout]`` (odd ``k``) -> ``[N, 2H, 2W, Cout]``.
+
+    PyTorch's ``ConvTranspose2d(Cin, Cout, k, stride=2, padding=(k - 1) // 2,
+    output_padding=1)`` with its weight ``[Cin, Cout, k, k]`` stored as
+    ``kernel = weight.permute(2, 3, 0, 1)``.
+    """
+    kh, kw = kernel.shape[:2]
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"conv_transpose_stride2 needs an odd kernel, got {kh}x{kw}")
+    phases = []
+    for a in (0, 1):
+        rows, row_pads = _phase_taps(kh, a)
+        for b in (0, 1):
+            cols, col_pads = _phase_taps(kw, b)
+            k = kernel[rows[0] :: -2, cols[0] :: -2]  # taps every other one, by offset
+            pads = (row_pads, col_pads)
+            phases.append(conv_general_dilated(x, k, (1, 1), pads, dimension_numbers=_DN))
+    n, h, w, c = phases[0].shape
+    # [N, H, W, (a, b), C] -> [N, H, a, W, b, C]: output pixel (2m + a, 2n + b)
+    y = jnp.stack(phases, 3).reshape(n, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(n, 2 * h, 2 * w, c)
+
+
+class Stride2ConvTranspose(nn.Module):
+    """``[N, H, W, Cin] -> [N, 2H, 2W, features]`` on ``conv_transpose_stride2``; parameters
+    ``kernel [k, k, Cin, features]`` and ``bias``."""
+
+    features: int
+    kernel_size: tuple[int, int] = (5, 5)
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        shape = (*self.kernel_size, x.shape[-1], self.features)
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
+        y = conv_transpose_stride2(x, kernel.astype(x.dtype))
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
         return y
