@@ -45,6 +45,7 @@ def test_available_on_this_cpu():
         ("VALID", (3, 3)),
         (((2, 1), (0, 2)), (3, 3)),
         (((2, 1), (0, 2)), (1, 1)),  # pads of the kernel's size: lax
+        ("VALID", (1, 1)),  # the weight gradient is a matmul, not XLA's conv
     ],
 )
 def test_matches_lax_values_and_gradients(padding, kernel):
@@ -61,6 +62,8 @@ def test_matches_lax_values_and_gradients(padding, kernel):
     loss = functools.partial(_loss, onednn.conv_general_dilated, padding=padding)
     assert _custom_calls(jax.grad(loss, 1), x, w) == (1 if mirrored else 0)
     assert _custom_calls(jax.grad(loss, (0, 1)), x, w) == (2 if mirrored else 0)
+    hlo = jax.jit(jax.grad(loss, 1)).lower(x, w).compile().as_text()
+    assert (" convolution(" in hlo) == (not mirrored or kernel != (1, 1))
 
 
 @pytest.mark.parametrize(
@@ -88,8 +91,9 @@ def test_other_convs_fall_back_to_lax(kw):
     )
 
 
-def test_forward_mode_and_second_order_match_lax():
-    x, w = _random((2, 9, 8, 4), 0), _random((3, 5, 4, 6), 1)
+@pytest.mark.parametrize("kernel", [(3, 5), (1, 1)])  # 1x1: the weight gradient is a matmul
+def test_forward_mode_and_second_order_match_lax(kernel):
+    x, w = _random((2, 9, 8, 4), 0), _random((*kernel, 4, 6), 1)
 
     def derivatives(conv):
         f = functools.partial(_loss, conv, padding="SAME")

@@ -180,7 +180,13 @@ def _transpose_x(ct, x, w, *, pads, swap_io):
 
 
 def _transpose_w(ct, x, w, *, pads, swap_io):
-    """The weight gradient, on XLA's conv (see the module docstring)."""
+    """The weight gradient, on XLA's conv (see the module docstring); for an unpadded 1x1
+    kernel a matmul over the pixels, which XLA runs 3-4x faster than its conv with the
+    transposes it needs (GENESIS's 1x1 output layers: 93 -> 24 ms, 60 -> 16 ms)."""
+    if w.aval.shape[:2] == (1, 1) and pads == ((0, 0), (0, 0)):
+        x2, ct2 = x.reshape(-1, x.shape[-1]), ct.reshape(-1, ct.shape[-1])
+        dw = jax.lax.dot_general(ct2, x2, (((0,), (0,)), ((), ())))  # [Cout, Cin]
+        return (dw if swap_io else dw.T)[None, None]
     shape = jax.ShapeDtypeStruct(w.aval.shape, w.aval.dtype)
     (dw,) = jax.linear_transpose(lambda w: _lax_conv(x, w, pads=pads, swap_io=swap_io), shape)(ct)
     return dw
