@@ -11,7 +11,7 @@ import pytest
 from helpers import engine_config, params_close, run_steps, tiny_config
 
 from ocg_jax.models.registry import get_model
-from ocg_jax.train.checkpoint import CheckpointMismatchError
+from ocg_jax.train.checkpoint import Checkpointer, CheckpointMismatchError
 from ocg_jax.train.loop import NonFiniteLossError, train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,21 @@ def test_checkpoint_of_another_model_is_refused(full_run, data_dir):
     cfg.num_steps = 6
     with pytest.raises(CheckpointMismatchError, match="genesis"):
         train_and_evaluate(cfg, workdir, progress=False)
+
+
+def test_checkpoint_of_another_version_names_the_arrays_that_differ(tmp_path):
+    # same model and config, but a layer whose parameters changed shape between versions
+    meta = {"model": "genesis", "model_config": {}}
+    ckpt = Checkpointer(tmp_path, save_every=1)
+    state = {"params": {"dense": {"kernel": np.zeros((3, 3), np.float32)}, "b": np.ones(2)}}
+    ckpt.save(1, state, {"epoch": 0}, meta, force=True)
+    ckpt.wait()
+    restored, _ = ckpt.restore(state, meta)
+    np.testing.assert_array_equal(restored["params"]["b"], state["params"]["b"])
+    target = {"params": {"dense": {"kernel": np.zeros((5, 5), np.float32)}, "b": np.ones(2)}}
+    with pytest.raises(CheckpointMismatchError, match=r"params/dense/kernel: stored \(3, 3\)"):
+        ckpt.restore(target, meta)
+    ckpt.close()
 
 
 def test_nan_loss_stops_the_run(tmp_path, data_dir):

@@ -25,7 +25,11 @@ class Checkpointer:
         self._mngr = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-            item_names=("state", "loader", "meta"),
+            item_handlers={  # handlers up front, so item_metadata can read the stored shapes
+                "state": ocp.StandardCheckpointHandler(),
+                "loader": ocp.JsonCheckpointHandler(),
+                "meta": ocp.JsonCheckpointHandler(),
+            },
         )
 
     def latest_step(self) -> int | None:
@@ -72,6 +76,7 @@ class Checkpointer:
                     f"{self.directory} holds a checkpoint of {key}={stored.get(key)!r}, but this "
                     f"run has {key}={meta.get(key)!r}; use a fresh --workdir"
                 )
+        self._check_shapes(step, target)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
         out = self._mngr.restore(
             step,
@@ -81,8 +86,45 @@ class Checkpointer:
         )
         return out["state"], out["loader"]
 
+    def _check_shapes(self, step: int, target: TrainState) -> None:
+        """Raise ``CheckpointMismatchError`` naming the arrays whose stored shape differs from
+        ``target``'s (a checkpoint written by an older version of the same model)."""
+        stored = _shapes(self._mngr.item_metadata(step)["state"])
+        wanted = _shapes(target)
+        diff = [
+            f"{k}: stored {stored[k]}, model {v}"
+            for k, v in wanted.items()
+            if k in stored and stored[k] != v
+        ]
+        missing = [k for k in wanted if k not in stored]
+        if diff or missing:
+            lines = diff[:3] + [f"{k}: not in the checkpoint" for k in missing[:3]]
+            raise CheckpointMismatchError(
+                f"{self.directory} at step {step} does not fit this model "
+                f"({len(diff)} shape mismatches, {len(missing)} arrays missing), e.g. "
+                + "; ".join(lines)
+                + ". It was probably written by another version of ocg_jax; use a fresh --workdir"
+            )
+
     def wait(self) -> None:
         self._mngr.wait_until_finished()
 
     def close(self) -> None:
         self._mngr.close()
+
+
+def _shapes(tree) -> dict[str, tuple[int, ...]]:
+    """``'params/mask_decoder/.../kernel' -> shape`` for every array-like leaf."""
+
+    def name(entry) -> str:
+        for attr in ("key", "name", "idx"):
+            if hasattr(entry, attr):
+                return str(getattr(entry, attr))
+        return str(entry)
+
+    leaves = jax.tree_util.tree_leaves_with_path(tree)
+    return {
+        "/".join(name(e) for e in path): tuple(leaf.shape)
+        for path, leaf in leaves
+        if hasattr(leaf, "shape")
+    }
