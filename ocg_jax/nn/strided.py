@@ -91,14 +91,15 @@ class Stride2Conv(nn.Module):
         return y
 
 
-def _phase_taps(k: int, phase: int) -> tuple[list[int], tuple[int, int]]:
-    """Kernel taps reaching output phase ``phase`` of a stride-2 transposed conv with
-    padding ``(k - 1) // 2``, ordered by input offset, and the pads ``(lo, hi)``."""
+def _phase_taps(k: int, phase: int) -> tuple[int, tuple[int, int]]:
+    """For output phase ``phase`` of a stride-2 transposed conv with padding ``(k - 1) // 2``:
+    the largest kernel tap reaching it (the others are every second tap below it) and the
+    pads ``(lo, hi)`` of the stride-1 conv over them."""
     p = (k - 1) // 2
-    # output 2m + phase takes x[m + off] * w[t] for t = phase + p - 2 off
-    taps = sorted((t for t in range(k) if (t - phase - p) % 2 == 0), reverse=True)
-    offs = [(phase + p - t) // 2 for t in taps]
-    return taps, (-offs[0], offs[-1])
+    # output 2m + phase takes x[m + off] * w[t] for t = phase + p - 2 off, 0 <= t < k
+    first = k - 1 - (k - 1 - phase - p) % 2
+    last = (phase + p) % 2
+    return first, ((first - phase - p) // 2, (phase + p - last) // 2)
 
 
 def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
@@ -109,14 +110,14 @@ def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
     ``kernel = weight.permute(2, 3, 0, 1)``.
     """
     kh, kw = kernel.shape[:2]
-    if kh % 2 == 0 or kw % 2 == 0:
-        raise ValueError(f"conv_transpose_stride2 needs an odd kernel, got {kh}x{kw}")
+    if kh % 2 == 0 or kw % 2 == 0 or min(kh, kw) < 3:  # 1x1: phase 1 would get no taps
+        raise ValueError(f"conv_transpose_stride2 needs an odd kernel of 3 or more, got {kh}x{kw}")
     phases = []
     for a in (0, 1):
-        rows, row_pads = _phase_taps(kh, a)
+        row, row_pads = _phase_taps(kh, a)
         for b in (0, 1):
-            cols, col_pads = _phase_taps(kw, b)
-            k = kernel[rows[0] :: -2, cols[0] :: -2]  # taps every other one, by offset
+            col, col_pads = _phase_taps(kw, b)
+            k = kernel[row::-2, col::-2]  # every second tap, in input-offset order
             pads = (row_pads, col_pads)
             phases.append(conv_general_dilated(x, k, (1, 1), pads, dimension_numbers=_DN))
     n, h, w, c = phases[0].shape

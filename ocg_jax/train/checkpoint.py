@@ -115,16 +115,8 @@ class Checkpointer:
 
 def _shapes(tree) -> dict[str, tuple[int, ...]]:
     """``'params/mask_decoder/.../kernel' -> shape`` for every array-like leaf."""
-
-    def name(entry) -> str:
-        for attr in ("key", "name", "idx"):
-            if hasattr(entry, attr):
-                return str(getattr(entry, attr))
-        return str(entry)
-
-    leaves = jax.tree_util.tree_leaves_with_path(tree)
     return {
-        "/".join(name(e) for e in path): tuple(leaf.shape)
-        for path, leaf in leaves
+        jax.tree_util.keystr(path, simple=True, separator="/"): tuple(leaf.shape)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree)
         if hasattr(leaf, "shape")
     }
