@@ -4,7 +4,9 @@
         --batch_size=32 [--steps=10 --warmup=2]
     python -m experiments.benchmark --config=experiments/configs/monet_multi_dsprites.py  # etc.
 
-Synthetic uint8 images of the config's size; every step blocks on its result.
+Synthetic uint8 images of the config's size; every step blocks on its result.  The line
+ends with the CPU model, its cores and its float32 matmul rate, to compare runs across
+machines.
 """
 
 import json
@@ -26,7 +28,7 @@ flags.mark_flags_as_required(["config"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from ocg_jax.train.timing import time_train_step
+    from ocg_jax.train.timing import machine_info, time_train_step
 
     config = _CONFIG.value
     result = time_train_step(config, _BATCH.value, _STEPS.value, _WARMUP.value)
@@ -34,6 +36,7 @@ def main(argv):
     line = {"model": config.model.name, "batch_size": _BATCH.value, **result}
     line |= {"peak_rss_mb": round(peak, 1), "xla_flags": os.environ.get("XLA_FLAGS", "")}
     line["glibc_tunables"] = os.environ.get("GLIBC_TUNABLES", "")
+    line |= machine_info()  # after the step, so the matmul does not warm the caches for it
     print(json.dumps(line))
 
 

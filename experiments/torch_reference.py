@@ -127,6 +127,12 @@ class Genesis(nn.Module):
         return nll, (kl_m + kl_c).mean()
 
 
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch_size", type=int, default=32)
@@ -157,16 +163,15 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
+    times = [timed(step) for _ in range(args.steps)]
     line = {"model": "genesis (PyTorch re-creation)", "batch_size": args.batch_size}
     line |= {"torch": torch.__version__, "threads": torch.get_num_threads()}
     line |= {"train_step_ms_median": round(1e3 * statistics.median(times), 1)}
     line |= {"train_step_ms_min": round(1e3 * min(times), 1)}
     line |= {"num_params": sum(q.numel() for q in model.parameters())}
+    a = torch.ones(2048, 2048)
+    best = min(timed(lambda: a @ a) for _ in range(6))  # the first call warms up
+    line |= {"matmul_gflops": round(2 * 2048**3 / best / 1e9)}
     print(json.dumps(line))
 
 

@@ -1,5 +1,7 @@
 """Time the compiled train step of a config on synthetic images (what the benchmark reports)."""
 
+import os
+import platform
 import resource
 import statistics
 import time
@@ -25,6 +27,23 @@ def best_time(fn, *args, repeats: int = 3) -> float:
         jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def machine_info(size: int = 2048) -> dict:
+    """``{cpu, cores, matmul_gflops}``: the CPU's model name, its core count and the rate of a
+    jitted float32 ``size^3`` matmul (the best of 10 calls).  Machines differ from run to
+    run (a session's CPU is drawn from a pool), so a step time means little without these."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    a = jnp.ones((size, size), jnp.float32)
+    seconds = best_time(jax.jit(jnp.matmul), a, a, repeats=10)
+    gflops = round(2 * size**3 / seconds / 1e9)
+    return {"cpu": cpu, "cores": os.cpu_count(), "matmul_gflops": gflops}
 
 
 def time_module(module, x, *, train: bool | None = None) -> tuple[float, float]:
