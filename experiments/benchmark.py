@@ -36,7 +36,7 @@ def main(argv):
     line = {"model": config.model.name, "batch_size": _BATCH.value, **result}
     line |= {"peak_rss_mb": round(peak, 1), "xla_flags": os.environ.get("XLA_FLAGS", "")}
     line["glibc_tunables"] = os.environ.get("GLIBC_TUNABLES", "")
-    line |= machine_info()  # after the step, so the matmul does not warm the caches for it
+    line |= machine_info()  # measured after the step, so that it cannot disturb the step
     print(json.dumps(line))
 
 

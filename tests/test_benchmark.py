@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,3 +24,4 @@ def test_benchmark_prints_the_step_time_and_the_machine():
     assert 0 < line["train_step_ms_min"] <= line["train_step_ms_median"]
     assert line["images_per_s"] == pytest.approx(2000 / line["train_step_ms_median"], rel=1e-2)
     assert line["cpu"] and line["cores"] >= 1 and line["matmul_gflops"] > 0
+    assert line["backend"] == jax.default_backend()

@@ -30,9 +30,10 @@ def best_time(fn, *args, repeats: int = 3) -> float:
 
 
 def machine_info(size: int = 2048) -> dict:
-    """``{cpu, cores, matmul_gflops}``: the CPU's model name, its core count and the rate of a
-    jitted float32 ``size^3`` matmul (the best of 10 calls).  Machines differ from run to
-    run (a session's CPU is drawn from a pool), so a step time means little without these."""
+    """``{cpu, cores, backend, matmul_gflops}``: the host CPU's model name and core count, JAX's
+    default backend and the rate of a jitted float32 ``size^3`` matmul on it (the best of 10
+    calls).  Machines differ from run to run (a session's CPU is drawn from a pool), so a
+    step time means little without these."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -43,7 +44,12 @@ def machine_info(size: int = 2048) -> dict:
     a = jnp.ones((size, size), jnp.float32)
     seconds = best_time(jax.jit(jnp.matmul), a, a, repeats=10)
     gflops = round(2 * size**3 / seconds / 1e9)
-    return {"cpu": cpu, "cores": os.cpu_count(), "matmul_gflops": gflops}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "backend": jax.default_backend(),
+        "matmul_gflops": gflops,
+    }
 
 
 def time_module(module, x, *, train: bool | None = None) -> tuple[float, float]:
