@@ -5,8 +5,8 @@
     python -m experiments.benchmark --config=experiments/configs/monet_multi_dsprites.py  # etc.
 
 Synthetic uint8 images of the config's size; every step blocks on its result.  The line
-ends with the CPU model, its cores and its float32 matmul rate, to compare runs across
-machines.
+ends with the CPU model, its cores, JAX's backend and its float32 matmul rate
+(``timing.machine_info``), to compare runs across machines.
 """
 
 import json
