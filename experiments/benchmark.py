@@ -16,7 +16,7 @@ import resource
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "global batch size")
@@ -28,7 +28,7 @@ flags.mark_flags_as_required(["config"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from ocg_jax.train.timing import machine_info, time_train_step
+    from experiments.timing import machine_info, time_train_step
 
     config = _CONFIG.value
     result = time_train_step(config, _BATCH.value, _STEPS.value, _WARMUP.value)
@@ -41,5 +41,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

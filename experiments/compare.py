@@ -8,8 +8,6 @@ from pathlib import Path
 
 from absl import app, flags
 
-from ocg_jax.hugepages import reexec_with_huge_pages
-
 _OUT = flags.DEFINE_string("out", None, "prefix for the .md and .csv files")
 
 
@@ -27,5 +25,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
     app.run(main)

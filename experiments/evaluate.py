@@ -8,7 +8,7 @@ import json
 
 from absl import app, flags, logging
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
 _SPLIT = flags.DEFINE_string("split", "test", "dataset split to evaluate on")
@@ -62,5 +62,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

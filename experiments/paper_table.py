@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags, logging
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _OUT = flags.DEFINE_string("out_dir", None, "where runs, table.md and figures go")
 _STEPS = flags.DEFINE_integer("steps", 300, "train steps per run")
@@ -40,10 +40,10 @@ flags.mark_flags_as_required(["out_dir"])
 def _run_one(model: str, dataset: str, seed: int, workdir: Path) -> dict:
     """Train (or resume) and evaluate one run; ``eval.json`` plus the step time."""
     from experiments.configs.common import experiment
+    from experiments.timing import time_train_step
     from ocg_jax.analysis.evaluation import evaluate_run
     from ocg_jax.analysis.runs import load_run
     from ocg_jax.train.loop import train_and_evaluate
-    from ocg_jax.train.timing import time_train_step
 
     done = workdir / "eval.json"
     if done.exists() and json.loads(done.read_text())["step"] == _STEPS.value:
@@ -76,7 +76,7 @@ def _retime(model: str, dataset: str, workdir: Path) -> dict:
     """The step time of ``model`` on ``dataset``, measured once per process; stored in the
     run's ``eval.json``."""
     from experiments.configs.common import experiment
-    from ocg_jax.train.timing import time_train_step
+    from experiments.timing import time_train_step
 
     if (model, dataset) not in _TIMINGS:
         cfg = experiment(model, dataset, _VARIANT.value)
@@ -129,5 +129,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

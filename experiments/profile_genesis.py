@@ -11,7 +11,7 @@ import json
 
 from absl import app, flags
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
 _K = flags.DEFINE_integer("num_slots", 5, "components K")
@@ -22,10 +22,10 @@ def main(argv):
     import jax
     import jax.numpy as jnp
 
+    from experiments.timing import best_time, time_module
     from ocg_jax.models.registry import get_model
     from ocg_jax.nn.broadcast import BroadcastDecoder
     from ocg_jax.nn.conv import ComponentEncoder, GatedConvEncoder, GatedDeconvDecoder
-    from ocg_jax.train.timing import best_time, time_module
 
     b, k = _BATCH.value, _K.value
     parts = {
@@ -47,5 +47,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

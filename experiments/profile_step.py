@@ -22,7 +22,7 @@ import time
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "global batch size")
@@ -50,7 +50,7 @@ def main(argv):
     ).strip()
     import jax
 
-    from ocg_jax.train.timing import compile_train_step_for
+    from experiments.timing import compile_train_step_for
 
     compiled, state, batch, _ = compile_train_step_for(_CONFIG.value, _BATCH.value)
     info = _op_info(compiled.as_text())
@@ -91,5 +91,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

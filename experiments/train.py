@@ -7,7 +7,7 @@
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "experiment config file[:variant]", lock_config=True
@@ -25,5 +25,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

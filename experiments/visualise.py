@@ -6,7 +6,7 @@ generated component by component; PNGs in DIR/pictures and in TensorBoard.
 
 from absl import app, flags, logging
 
-from ocg_jax.hugepages import reexec_with_huge_pages
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 _NUM = flags.DEFINE_integer("num", 8, "columns (scenes) per picture")
@@ -32,5 +32,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/hugepages.py
+    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
     app.run(main)

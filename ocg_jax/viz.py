@@ -82,3 +82,31 @@ def component_by_component(log_masks, components) -> list[np.ndarray]:
     parts = np.exp(np.asarray(log_masks)) * np.asarray(components)  # [N, K, H, W, C]
     partial = np.cumsum(parts, axis=1)
     return [partial[:, k] for k in range(partial.shape[1])]
+
+
+def scene_row_labels(num_components: int) -> list[str]:
+    """The labels of ``scene_rows``'s rows."""
+    labels = ["input", "reconstruction", "segmentation"]
+    for k in range(1, num_components + 1):
+        labels += [f"mask {k}", f"component {k}"]
+    return labels
+
+
+def reconstruction_grid(spec, images, outputs, num: int = 8) -> np.ndarray:
+    """Labelled uint8 grid of ``num`` inputs (uint8, as stored) and ``outputs`` (``recon``,
+    and with masks ``log_masks`` / ``components``); ``spec`` is the model's ``InputSpec``."""
+    x = spec.preprocess(np.asarray(images[:num]))
+    x = spec.to_unit(x)
+    recon = np.clip(spec.to_unit(np.asarray(outputs.recon[:num])), 0.0, 1.0)
+    if getattr(outputs, "log_masks", None) is not None:
+        comps = spec.to_unit(np.asarray(outputs.components[:num]))
+        log_masks = np.asarray(outputs.log_masks[:num])
+        rows = scene_rows(x, recon, log_masks, comps, num)
+        return label_rows(grid(rows), scene_row_labels(log_masks.shape[1]))
+    return label_rows(grid([x, recon]), ["input", "reconstruction"])
+
+
+def sample_grid(spec, samples) -> np.ndarray:
+    """One labelled row of the composed prior samples ``samples.recon``."""
+    x = np.clip(spec.to_unit(np.asarray(samples.recon)), 0.0, 1.0)
+    return label_rows(grid([x]), ["samples"])

@@ -55,18 +55,19 @@ def run_steps(cfg, devices, num_steps: int = 3):
 
     from ocg_jax.data.pipeline import ShardedLoader, load_source
     from ocg_jax.models.registry import get_model
-    from ocg_jax.train.sharding import batch_sharding, make_mesh
+    from ocg_jax.train.recipes import build
+    from ocg_jax.train.sharding import batch_sharding, make_mesh, replicated
     from ocg_jax.train.state import create_train_state
-    from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
 
-    model = get_model(cfg.model)
-    tx = make_optimizer(cfg, model.image_shape)
+    recipe = build(get_model(cfg.model), cfg)
     src = load_source(cfg.data.name, cfg.data.config, "train", cfg.data.data_dir)
     mesh = make_mesh(devices)
     loader = ShardedLoader(src, batch_size=cfg.batch_size, sharding=batch_sharding(mesh), seed=0)
-    state = create_train_state(model, tx, jax.random.PRNGKey(0), mesh)
-    step = make_elbo_step(model, tx, cfg.beta, kl_weights(model, cfg))
-    step = compile_train_step(chex.assert_max_traces(step, n=1), mesh)
+    state = create_train_state(recipe, jax.random.PRNGKey(0), mesh)
+    out = (replicated(mesh), replicated(mesh))  # as compile_train_step, but trace-counted
+    step = jax.jit(
+        chex.assert_max_traces(recipe.train_step, n=1), donate_argnums=0, out_shardings=out
+    )
     losses = []
     for _ in range(num_steps):
         state, metrics = step(state, next(loader))

@@ -88,7 +88,7 @@ def test_training_and_evaluation_score_masks_only_where_there_are_masks(name, fa
     workdir, _ = family_run(name)
     rows = [json.loads(r) for r in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss"]) for r in rows if "loss" in r)
-    assert any("ari_fg" in r for r in rows) == (name == "monet")
+    assert any("val_ari_fg" in r for r in rows) == (name == "monet")
     result = evaluate_run(
         load_run(workdir),
         num_images=8,
@@ -112,7 +112,7 @@ def test_training_and_evaluation_score_masks_only_where_there_are_masks(name, fa
 
 
 def test_monet_original_config_and_kl_weights():
-    from ocg_jax.train.steps import kl_weights
+    from ocg_jax.train.recipes.elbo import kl_weights
 
     cfg = tiny_config("monet_multi_dsprites", variant="original")
     model = get_model(cfg.model)

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from ocg_jax.data.builders import get_builder
-from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_source, to_float
+from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_source
 from ocg_jax.data.render import ORIENTATIONS, SCALES, multi_dsprites_scene, shape_mask
+from ocg_jax.models.base import InputSpec
 from ocg_jax.train.sharding import batch_sharding, make_mesh
 
 
@@ -106,5 +107,14 @@ def test_image_checks():
         check_image_batch(np.zeros((2, 64, 64, 3), np.float32), (64, 64, 3))
     with pytest.raises(ValueError, match="expects"):
         check_image_batch(np.zeros((2, 32, 32, 3), np.uint8), (64, 64, 3))
+    spec = InputSpec((2, 2, 1), low=-1.0, high=1.0)
     with pytest.raises(TypeError, match="uint8"):
-        to_float(jax.numpy.zeros((1, 2, 2, 3)))
+        spec.preprocess(jax.numpy.zeros((1, 2, 2, 1)))
+    x = spec.preprocess(np.array([0, 255, 51], np.uint8).reshape(1, 3, 1, 1)[:, :2])
+    np.testing.assert_allclose(np.asarray(x).ravel(), [-1.0, 1.0])
+    np.testing.assert_allclose(spec.to_unit(np.asarray(x)).reshape(-1, 3)[:, 0], [0.0, 1.0])
+    spec.check(np.zeros((3, 2, 2, 1), np.float32))
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        spec.check(np.full((3, 2, 2, 1), 2.0, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        spec.check(np.zeros((3, 2, 2, 3), np.float32))

@@ -33,8 +33,9 @@ def test_run_writes_everything(full_run):
     assert [r["step"] for r in train_rows] == [1, 2, 3, 4]
     for key in ("loss", "nll", "kl_m", "kl_c", "beta"):
         assert all(np.isfinite(r[key]) for r in train_rows), key
-    eval_rows = [r for r in rows if "ari_fg" in r]
-    assert eval_rows and -1 <= eval_rows[-1]["ari_fg"] <= 1 and 0 <= eval_rows[-1]["msc_fg"] <= 1
+    eval_rows = [r for r in rows if "val_ari_fg" in r]
+    last = eval_rows[-1] if eval_rows else {}
+    assert eval_rows and -1 <= last["val_ari_fg"] <= 1 and 0 <= last["val_msc_fg"] <= 1
     assert train_rows[1]["beta"] < 1.0  # GECO moved beta (reconstruction worse than the goal)
     pngs = sorted(p.name for p in (workdir / "images").glob("*.png"))
     assert pngs == [

@@ -110,7 +110,7 @@ def test_feature_net_is_cached_and_learns(data_dir, tmp_path):
     assert set(first.test_accuracy) == set(LABEL_CLASSES["multi_dsprites"])
     # it learns its labels: on its 64 training scenes it beats the majority rate (~0.3)
     ex = load_examples(load_source("multi_dsprites", "tiny_32px", "train", data_dir), 64)
-    acc = _accuracy(first.net, first.params, ex["image"], scene_labels("multi_dsprites", ex))
+    acc = _accuracy(first.model, first.params, ex["image"], scene_labels("multi_dsprites", ex))
     assert acc["num_objects"] > 0.5 and acc["largest_shape"] > 0.5
 
 
@@ -128,8 +128,9 @@ def test_component_by_component_rows_build_up_the_scene():
 def test_visualise_cli_and_pictures(run_dir, tmp_path):
     pics = make_pictures(load_run(run_dir), num=8)
     assert set(pics) == {"reconstructions", "samples", "generation_steps", "sample_components"}
-    # 32 px tiles, 2 px padding: K=3 steps + overlay rows, 8 columns
-    assert pics["generation_steps"].shape == (4 * 34 + 2, 8 * 34 + 2, 3)
+    # 32 px tiles, 2 px padding: K=3 steps + overlay rows, 8 columns, a 70 px label strip
+    assert pics["generation_steps"].shape == (4 * 34 + 2, 70 + 8 * 34 + 2, 3)
+    assert (pics["generation_steps"][:, :70] < 128).any()  # the labels are written
     out = _cli("experiments.visualise", f"--workdir={run_dir}", "--num=8", f"--out_dir={tmp_path}")
     for name in pics:
         path = tmp_path / f"{name}_0000004.png"

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+from ocg_jax.analysis.inception import InceptionFeatures, InceptionV3, load_inception_weights
 from ocg_jax.analysis.probes import probe_accuracy, run_probes
 from ocg_jax.data.labels import LABEL_CLASSES, scene_labels
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics import frechet_distance
-from ocg_jax.nn.inception import InceptionFeatures, InceptionV3, load_inception_weights
 
 
 def _direct_fd(a, b):

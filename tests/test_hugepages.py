@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from ocg_jax import hugepages
+from ocg_jax.platform import hugepages
 
 GOOD = {"glibc": (2, 36), "thp_mode": "madvise"}
 
@@ -43,7 +43,7 @@ def test_reexec_keeps_the_command_and_gives_huge_pages():
     code = textwrap.dedent(
         """
         import ctypes, json, os, sys
-        from ocg_jax.hugepages import reexec_with_huge_pages
+        from ocg_jax.platform.hugepages import reexec_with_huge_pages
         print("start", flush=True)
         reexec_with_huge_pages()
         libc = ctypes.CDLL(None)  # plain malloc: numpy would madvise huge pages itself

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ocg_jax.nn.activations import elu
-from ocg_jax.nn.broadcast import BroadcastDecoder, coord_grid, tile_items
-from ocg_jax.nn.gate import BatchNormGate, batch_norm_gate
-from ocg_jax.nn.strided import (
+from ocg_jax.nn.broadcast import BroadcastDecoder, coord_grid
+from ocg_jax.platform.batchnorm_gate import BatchNormGate, batch_norm_gate
+from ocg_jax.platform.derivatives import elu, tile_items
+from ocg_jax.platform.strided import (
     Stride2Conv,
     Stride2ConvTranspose,
     conv_stride2,

@@ -1,4 +1,4 @@
-"""ocg_jax.nn.onednn: oneDNN convs through XLA:CPU's custom call, checked against lax."""
+"""ocg_jax.platform.onednn: oneDNN convs through XLA:CPU's custom call, checked against lax."""
 
 import functools
 
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ocg_jax.nn import onednn
+from ocg_jax.platform import onednn
 from ocg_jax.train.sharding import batch_sharding, make_mesh
 
 DN = ("NHWC", "HWIO", "NHWC")

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from ocg_jax import xla_flags
+from ocg_jax.platform import xla_flags
 
 FLAG = xla_flags.CPU_FLAGS[0].split("=")[0]
 

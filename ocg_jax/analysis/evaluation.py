@@ -12,36 +12,33 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ocg_jax.analysis.feature_net import scene_features
+from ocg_jax.analysis.inception import InceptionFeatures
 from ocg_jax.analysis.probes import run_probes
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.labels import has_labels, scene_labels
-from ocg_jax.data.pipeline import check_image_batch, load_examples, load_source, to_float
+from ocg_jax.data.pipeline import check_image_batch, load_examples, load_source
 from ocg_jax.metrics.frechet import frechet_distance
-from ocg_jax.metrics.segmentation import mask_scores
-from ocg_jax.models.base import eval_apply_fn, sample_fn
-from ocg_jax.nn.inception import InceptionFeatures
+from ocg_jax.models.base import sample_fn
 
 EXTRACTORS = ("scene_net", "inception")
 
 
 @functools.cache
-def _score_fn(model, num_true: int):
-    """Jitted ``(outputs, masks) -> (scores {name: [B]}, features [B, D])``."""
+def _eval_fn(recipe):
+    """Jitted ``(state, batch, rng) -> (scores {name: [B]}, features [B, D])``: the recipe's
+    evaluation of a batch and the model's features of its outputs."""
 
-    def score(out, masks):
-        scores = dict(out.losses)
-        scores["elbo"] = -sum(out.losses.values())
-        if getattr(out, "log_masks", None) is not None:
-            scores.update(mask_scores(out.log_masks, masks, num_true=num_true))
-        return scores, model.features(out)
+    def fn(state, batch, rng):
+        scores, out = recipe.eval_step(state, batch, rng)
+        return scores, recipe.model.features(out)
 
-    return jax.jit(score)
+    return jax.jit(fn)
 
 
 def make_eval_batch(run: Run):
     """``(images uint8 [B,H,W,C], masks [B,H,W], rng) -> (scores {name: [B]}, features [B, D])``."""
-    apply, score = eval_apply_fn(run.model), _score_fn(run.model, run.config.data.max_label + 1)
-    return lambda images, masks, rng: score(apply(run.variables, to_float(images), rng), masks)
+    fn = _eval_fn(run.recipe)
+    return lambda images, masks, rng: fn(run.state, {"image": images, "mask": masks}, rng)
 
 
 def _batches(num: int, size: int, desc: str, progress: bool):
@@ -54,7 +51,7 @@ def _infer(run, eval_batch, source, num, batch_size, seed, desc, progress):
     scores, feats, images = [], [], []
     for i, start in enumerate(_batches(num, batch_size, desc, progress)):
         ex = load_examples(source, min(batch_size, num - start), ["image", "mask"], start)
-        check_image_batch(ex["image"], run.model.image_shape)
+        check_image_batch(ex["image"], run.model.input_spec.shape)
         rng = jax.random.fold_in(jax.random.PRNGKey(seed), i)
         s, f = jax.device_get(eval_batch(ex["image"], ex["mask"], rng))
         scores.append(s)
@@ -71,7 +68,7 @@ def sample_images(run: Run, num: int, batch_size: int, seed: int = 0, progress=F
     for i, start in enumerate(_batches(num, batch_size, "sampling", progress)):
         rng = jax.random.fold_in(jax.random.PRNGKey(seed + 7), i)
         recon = sample(run.variables, rng, min(batch_size, num - start)).recon
-        out.append(np.clip(np.asarray(recon), 0.0, 1.0))
+        out.append(np.clip(run.model.input_spec.to_unit(recon), 0.0, 1.0))
     return np.concatenate(out)
 
 

@@ -18,38 +18,35 @@ from tensorboardX import SummaryWriter
 
 from ocg_jax import viz
 from ocg_jax.analysis.runs import Run
-from ocg_jax.data.pipeline import load_examples, load_source, to_float
-from ocg_jax.models.base import eval_apply_fn, sample_fn
+from ocg_jax.data.pipeline import load_examples, load_source
+from ocg_jax.models.base import sample_fn
+from ocg_jax.train.recipes import compile_eval_step
 
 
 def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) -> dict:
-    """``{name: uint8 [H, W, 3]}`` grids of ``num`` columns each."""
+    """``{name: uint8 [H, W, 3]}`` grids of ``num`` columns each, rows labelled."""
     data = run.config.data
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
-    images = load_examples(source, num, ["image"])["image"]
+    batch = load_examples(source, num, run.recipe.eval_fields, missing_ok=True)
     rng = jax.random.PRNGKey(seed)
-    out = eval_apply_fn(run.model)(run.variables, to_float(images), rng)
-    x = np.asarray(images, np.float32) / 255.0
-    has_masks = getattr(out, "log_masks", None) is not None
-    pics = {}
-    if has_masks:
-        pics["reconstructions"] = viz.grid(
-            viz.scene_rows(x, out.recon, out.log_masks, out.components, num)
-        )
-    else:
-        pics["reconstructions"] = viz.grid([x, np.asarray(out.recon)])
+    _, out = compile_eval_step(run.recipe)(run.state, batch, rng)
+    pics = run.recipe.draw(run.state, batch, out, jax.random.fold_in(rng, 1), num)
     samples = sample_fn(run.model)(run.variables, jax.random.fold_in(rng, 1), num)
-    pics["samples"] = viz.grid([np.clip(np.asarray(samples.recon), 0, 1)])
-    if has_masks and getattr(samples, "log_masks", None) is not None:
-        steps = viz.component_by_component(samples.log_masks, samples.components)
+    if getattr(samples, "log_masks", None) is not None:
+        spec = run.model.input_spec
+        comps = spec.to_unit(np.asarray(samples.components))
+        steps = viz.component_by_component(samples.log_masks, comps)
         masks = np.exp(np.asarray(samples.log_masks))  # [N, K, H, W, 1]
-        overlay = viz.segmentation_overlay(np.asarray(samples.recon), samples.log_masks)
-        pics["generation_steps"] = viz.grid(steps + [np.clip(overlay, 0, 1)])
-        rows = []
-        comps = np.asarray(samples.components)
-        for k in range(masks.shape[1]):
-            rows += [np.repeat(masks[:, k], 3, axis=-1), comps[:, k]]
-        pics["sample_components"] = viz.grid(rows)
+        recon = np.clip(spec.to_unit(np.asarray(samples.recon)), 0, 1)
+        overlay = viz.segmentation_overlay(recon, samples.log_masks)
+        k = masks.shape[1]
+        labels = [f"components 1-{i}" for i in range(1, k + 1)] + ["segmentation"]
+        pics["generation_steps"] = viz.label_rows(viz.grid(steps + [overlay]), labels)
+        rows, labels = [], []
+        for i in range(k):
+            rows += [np.repeat(masks[:, i], 3, axis=-1), comps[:, i]]
+            labels += [f"mask {i + 1}", f"component {i + 1}"]
+        pics["sample_components"] = viz.label_rows(viz.grid(rows), labels)
     return pics
 
 

@@ -9,9 +9,9 @@ import ml_collections
 from ocg_jax.models.base import ModelFamily, Variables
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
+from ocg_jax.train.recipes import Recipe, build
 from ocg_jax.train.sharding import make_mesh
 from ocg_jax.train.state import abstract_train_state
-from ocg_jax.train.steps import make_optimizer
 
 
 @dataclasses.dataclass
@@ -19,8 +19,10 @@ class Run:
     workdir: Path
     config: ml_collections.ConfigDict
     model: ModelFamily
+    recipe: Recipe
     variables: Variables  # {"params": ..., "batch_stats": ...}, ready for model.apply
     step: int
+    state: object  # the restored TrainState (recipe.eval_step takes it)
 
     @property
     def data_dir(self) -> str | None:
@@ -36,6 +38,7 @@ def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
         raise FileNotFoundError(f"{workdir} is not a run directory (no config.json)")
     config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
     model = get_model(config.model)
+    recipe = build(model, config)
     ckpt = Checkpointer(workdir / "checkpoints", save_every=1)
     try:
         steps = ckpt.all_steps()
@@ -45,9 +48,9 @@ def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
             raise ValueError(
                 f"no checkpoint at step {checkpoint_step} in {ckpt.directory}; it has {steps}"
             )
-        target = abstract_train_state(model, make_optimizer(config, model.image_shape), make_mesh())
+        target = abstract_train_state(recipe, make_mesh())
         state, _ = ckpt.restore(target, run_meta(config), checkpoint_step)
     finally:
         ckpt.close()
     variables = {"params": state.params, **state.model_state}
-    return Run(workdir, config, model, variables, int(state.step))
+    return Run(workdir, config, model, recipe, variables, int(state.step), state)

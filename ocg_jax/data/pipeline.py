@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import grain
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -51,20 +50,19 @@ def load_source(
     return builder.as_data_source(split=split)
 
 
-def load_examples(source, num: int, keys=None, start: int = 0) -> dict[str, np.ndarray]:
-    """The first ``num`` examples of a tfds data source from ``start``, stacked per key."""
+def load_examples(
+    source, num: int, keys=None, start: int = 0, missing_ok: bool = False
+) -> dict[str, np.ndarray]:
+    """The first ``num`` examples of a tfds data source from ``start``, stacked per key
+    (``keys`` the examples lack are left out with ``missing_ok``, else an error)."""
     if num > len(source) - start:
         raise ValueError(f"asked for {num} examples from {start}, the split has {len(source)}")
     rows = [source[i] for i in range(start, start + num)]
-    keys = rows[0].keys() if keys is None else keys
-    return {k: np.stack([r[k] for r in rows]) for k in keys}
-
-
-def to_float(images: jax.Array) -> jax.Array:
-    """uint8 ``[..., C]`` in [0, 255] -> float32 in [0, 1]."""
-    if images.dtype != jnp.uint8:
-        raise TypeError(f"expected uint8 images, got {images.dtype}")
-    return images.astype(jnp.float32) / 255.0
+    keys = list(rows[0].keys() if keys is None else keys)
+    missing = [k for k in keys if k not in rows[0]]
+    if missing and not missing_ok:
+        raise KeyError(f"examples have no field(s) {missing}; they have {sorted(rows[0])}")
+    return {k: np.stack([r[k] for r in rows]) for k in keys if k not in missing}
 
 
 def check_image_batch(images, image_shape: Sequence[int]) -> None:

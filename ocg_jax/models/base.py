@@ -18,13 +18,60 @@ Array = jax.Array
 Variables = dict[str, Any]
 
 
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """What a family reads: float images ``[B, *shape]`` with values in ``[low, high]``,
+    made from the datasets' uint8 ``[0, 255]`` by ``preprocess``."""
+
+    shape: tuple[int, int, int]  # (H, W, C)
+    low: float = 0.0
+    high: float = 1.0
+
+    def preprocess(self, images: Array) -> Array:
+        """uint8 ``[B, H, W, C]`` in [0, 255] -> float32 in ``[low, high]``."""
+        if images.dtype != jnp.uint8:
+            raise TypeError(f"expected uint8 images in [0, 255], got dtype {images.dtype}")
+        return self.low + images.astype(jnp.float32) * ((self.high - self.low) / 255.0)
+
+    def to_unit(self, x) -> np.ndarray:
+        """Model-space images -> float ``[..., H, W, 3]`` in [0, 1] for pictures (one channel
+        repeated to three)."""
+        x = (np.asarray(x, np.float32) - self.low) / (self.high - self.low)
+        return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+    def check(self, images) -> None:
+        """Raise a clear error unless ``images`` is float ``[B, H, W, C]`` in ``[low, high]``
+        (the range only on concrete arrays, not under ``jit``)."""
+        shape = tuple(images.shape)
+        if len(shape) != 4 or shape[1:] != tuple(self.shape):
+            raise ValueError(
+                f"images must have shape [B, {', '.join(map(str, self.shape))}] for this model, "
+                f"got {list(shape)}"
+            )
+        if not jnp.issubdtype(images.dtype, jnp.floating):
+            raise TypeError(
+                f"images must be floating point in [{self.low:g}, {self.high:g}], got dtype "
+                f"{images.dtype}; convert uint8 images with model.input_spec.preprocess"
+            )
+        if isinstance(images, jax.core.Tracer):
+            return
+        lo, hi = float(np.min(images)), float(np.max(images))
+        if lo < self.low or hi > self.high:
+            raise ValueError(
+                f"image values must lie in [{self.low:g}, {self.high:g}], "
+                f"got range [{lo:.3g}, {hi:.3g}]"
+            )
+
+
 class ModelFamily(Protocol):
     """What ``ocg_jax.train`` knows of a model."""
 
     name: str
-    image_shape: tuple[int, int, int]  # (H, W, C)
+    input_spec: InputSpec
     #: names of the per-example loss terms in ``outputs.losses`` that are KLs
     kl_terms: tuple[str, ...]
+    #: the recipe it trains with unless the config names one (``ocg_jax.train.recipes``)
+    recipe: str
 
     def init(self, rng: Array, batch: Array) -> Variables: ...
 
@@ -38,26 +85,8 @@ class ModelFamily(Protocol):
 
 
 def check_images(images, image_shape: tuple[int, int, int]) -> None:
-    """Raise a clear error unless ``images`` is float ``[B, H, W, C]`` in [0, 1].
-
-    The value range is checked only on concrete arrays (not under ``jit``).
-    """
-    shape = tuple(images.shape)
-    if len(shape) != 4 or shape[1:] != tuple(image_shape):
-        raise ValueError(
-            f"images must have shape [B, {', '.join(map(str, image_shape))}] for this model, "
-            f"got {list(shape)}"
-        )
-    if not jnp.issubdtype(images.dtype, jnp.floating):
-        raise TypeError(
-            f"images must be floating point in [0, 1], got dtype {images.dtype}; "
-            "convert uint8 images with ocg_jax.data.pipeline.to_float"
-        )
-    if isinstance(images, jax.core.Tracer):
-        return
-    lo, hi = float(np.min(images)), float(np.max(images))
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"image values must lie in [0, 1], got range [{lo:.3g}, {hi:.3g}]")
+    """``InputSpec(image_shape).check(images)``: float images in [0, 1]."""
+    InputSpec(tuple(image_shape)).check(images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,17 +101,23 @@ class LinenFamily:
     net: nn.Module
     name: str
 
+    recipe = "elbo"
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec((self.net.image_size, self.net.image_size, 3))
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return (self.net.image_size, self.net.image_size, 3)
+        return self.input_spec.shape
 
     def init(self, rng: Array, batch: Array) -> Variables:
-        check_images(batch, self.image_shape)
+        self.input_spec.check(batch)
         p_rng, s_rng = jax.random.split(rng)
         return self.net.init({"params": p_rng, "sample": s_rng}, batch, train=False)
 
     def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool):
-        check_images(images, self.image_shape)
+        self.input_spec.check(images)
         state = {k: v for k, v in variables.items() if k != "params"}
         if not train or "batch_stats" not in variables:
             out = self.net.apply(variables, images, train=train, rngs={"sample": rng})

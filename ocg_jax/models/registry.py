@@ -1,6 +1,7 @@
 """Model families by name: ``get_model(config.model)``."""
 
 import dataclasses
+from collections.abc import Callable
 
 import flax.linen as nn
 import ml_collections
@@ -20,12 +21,27 @@ _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
 }
 
 
+#: families registered from outside the library: name -> factory(options) -> family
+_REGISTERED: dict[str, Callable[[dict], ModelFamily]] = {}
+
+
+def register(name: str, factory: Callable[[dict], ModelFamily]) -> None:
+    """Make ``get_model({"name": name, **options})`` return ``factory(options)``: a family of
+    your own then trains through the launchers and the loop like the built-in ones."""
+    if name in _FAMILIES:
+        raise ValueError(f"{name!r} is a built-in family")
+    _REGISTERED[name] = factory
+
+
 def get_model(config: ml_collections.ConfigDict | dict) -> ModelFamily:
     """The family ``config['name']`` built with the remaining entries as options."""
     options = dict(config.to_dict() if hasattr(config, "to_dict") else config)
     name = options.pop("name", None)
+    if name in _REGISTERED:
+        return _REGISTERED[name](options)
     if name not in _FAMILIES:
-        raise ValueError(f"unknown model {name!r}; known: {sorted(_FAMILIES)}")
+        known = sorted(_FAMILIES) + sorted(_REGISTERED)
+        raise ValueError(f"unknown model {name!r}; known: {known}")
     family, net, fixed = _FAMILIES[name]
     fields = {f.name for f in dataclasses.fields(net) if f.init} - {"parent", "name", *fixed}
     unknown = sorted(set(options) - fields)

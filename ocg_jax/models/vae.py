@@ -14,9 +14,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from ocg_jax.models.base import Array, LinenFamily
-from ocg_jax.nn.activations import elu
 from ocg_jax.nn.broadcast import BroadcastDecoder
 from ocg_jax.nn.conv import GatedConvEncoder, GatedDeconvDecoder
+from ocg_jax.nn.layers import elu
 from ocg_jax.objectives.kl import analytic_kl_std_normal, gaussian_log_prob
 
 DECODERS = ("deconv", "broadcast")

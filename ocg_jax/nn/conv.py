@@ -12,18 +12,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ocg_jax.nn.activations import elu
-from ocg_jax.nn.gate import BatchNormGate, gate
-from ocg_jax.nn.onednn import Conv
-from ocg_jax.nn.strided import Stride2Conv, Stride2ConvTranspose
+from ocg_jax.nn import layers
 
 Array = jax.Array
 
 
 def _gate(y: Array, norm: bool, train: bool) -> Array:
-    if norm:  # nn.BatchNorm's variables and name; faster gradient (nn/gate.py)
-        return BatchNormGate(not train, momentum=0.9, epsilon=1e-5, name="BatchNorm_0")(y)
-    return gate(y)
+    if norm:
+        return layers.NormGate(not train, momentum=0.9, epsilon=1e-5, name="BatchNorm_0")(y)
+    return layers.gate(y)
 
 
 class GatedConv(nn.Module):
@@ -38,9 +35,9 @@ class GatedConv(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         k, f, bias = (self.kernel, self.kernel), 2 * self.features, not self.norm
         if self.stride == 1:
-            y = Conv(f, k, padding="SAME", use_bias=bias)(x)
-        elif self.stride == 2:  # nn.Conv's parameters and name, see nn/strided.py
-            y = Stride2Conv(f, k, padding="SAME", use_bias=bias, name="Conv_0")(x)
+            y = layers.Conv(f, k, padding="SAME", use_bias=bias, name="Conv_0")(x)
+        elif self.stride == 2:
+            y = layers.StridedConv(f, k, padding="SAME", use_bias=bias, name="Conv_0")(x)
         else:
             raise ValueError(f"GatedConv supports strides 1 and 2, got {self.stride}")
         return _gate(y, self.norm, train)
@@ -51,7 +48,7 @@ class GatedUpConv(nn.Module):
 
     Stride 1 is a SAME conv; stride 2 is PyTorch's ``ConvTranspose2d(k, 2, (k - 1) // 2,
     output_padding=1)`` (the original GENESIS layer), computed per output phase
-    (see ``nn/strided.py``).
+    (``layers.UpConv``).
     """
 
     features: int
@@ -63,9 +60,9 @@ class GatedUpConv(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         k, f, bias = (self.kernel, self.kernel), 2 * self.features, not self.norm
         if self.stride == 1:
-            y = Conv(f, k, use_bias=bias)(x)
+            y = layers.Conv(f, k, use_bias=bias, name="Conv_0")(x)
         elif self.stride == 2:
-            y = Stride2ConvTranspose(f, k, use_bias=bias, name="Conv_0")(x)
+            y = layers.UpConv(f, k, use_bias=bias, name="Conv_0")(x)
         else:
             raise ValueError(f"GatedUpConv supports strides 1 and 2, got {self.stride}")
         return _gate(y, self.norm, train)
@@ -135,7 +132,7 @@ class GatedDeconvDecoder(nn.Module):
         outs = list(self.channels[:-1])[::-1] + [self.channels[0]]
         for c, s in zip(outs, list(self.strides)[::-1], strict=True):
             x = GatedUpConv(c, 5, s, self.norm)(x, train=train)
-        return Conv(self.out_channels, (1, 1))(x)
+        return layers.Conv(self.out_channels, (1, 1), name="Conv_0")(x)
 
 
 class ComponentEncoder(nn.Module):
@@ -144,12 +141,14 @@ class ComponentEncoder(nn.Module):
 
     latent: int = 16
     channels: Sequence[int] = (32, 32, 64, 64)
-    activation: Callable[[Array], Array] = elu
+    activation: Callable[[Array], Array] = layers.elu
 
     @nn.compact
     def __call__(self, x: Array):
-        for i, c in enumerate(self.channels):  # nn.Conv's parameters and names, see nn/strided.py
-            x = self.activation(Stride2Conv(c, (3, 3), ((1, 1), (1, 1)), name=f"Conv_{i}")(x))
+        for i, c in enumerate(self.channels):
+            x = self.activation(
+                layers.StridedConv(c, (3, 3), padding=((1, 1), (1, 1)), name=f"Conv_{i}")(x)
+            )
         x = self.activation(nn.Dense(256)(x.reshape(x.shape[0], -1)))
         mean, raw = jnp.split(nn.Dense(2 * self.latent)(x), 2, axis=-1)
         return mean, nn.softplus(raw + 0.5) + 1e-8

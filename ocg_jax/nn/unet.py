@@ -6,14 +6,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ocg_jax.nn.onednn import Conv
+from ocg_jax.nn import layers
 
 Array = jax.Array
 
 
 def _block(x: Array, features: int) -> Array:
     """3x3 conv, instance norm (affine, torch's epsilon), ReLU."""
-    x = Conv(features, (3, 3), use_bias=False)(x)
+    x = layers.Conv(features, (3, 3), use_bias=False)(x)
     return nn.relu(nn.InstanceNorm(epsilon=1e-5)(x))
 
 
@@ -51,4 +51,4 @@ class UNet(nn.Module):
             x = _block(jnp.concatenate([x, skips[i]], axis=-1), self.channels[max(i - 1, 0)])
             if i > 0:
                 x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest upsampling
-        return Conv(1, (1, 1))(x)
+        return layers.Conv(1, (1, 1))(x)

@@ -13,48 +13,20 @@ import math
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from ocg_jax import viz
-from ocg_jax.data.pipeline import (
-    ShardedLoader,
-    check_image_batch,
-    load_examples,
-    load_source,
-    to_float,
-)
-from ocg_jax.metrics.segmentation import mask_scores
-from ocg_jax.models.base import ModelFamily, sample_fn
+from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_examples, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.logging import RunLogger
+from ocg_jax.train.recipes import Recipe, build, compile_eval_step, compile_train_step
 from ocg_jax.train.sharding import batch_sharding, make_mesh
 from ocg_jax.train.state import TrainState, abstract_train_state, create_train_state
-from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or Inf."""
-
-
-@functools.cache
-def make_eval_fn(model: ModelFamily, max_label: int):
-    """Jitted ``(state, images uint8, masks, rng) -> (metrics, outputs)`` in eval mode."""
-
-    def eval_fn(state: TrainState, images, masks, rng):
-        out, _ = model.apply(
-            {"params": state.params, **state.model_state}, to_float(images), rng, train=False
-        )
-        metrics = {f"val_{k}": jnp.mean(v) for k, v in out.losses.items()}
-        if getattr(out, "log_masks", None) is not None:
-            scores = mask_scores(out.log_masks, masks, num_true=max_label + 1)
-            metrics["ari_fg"] = jnp.mean(scores["ari_fg"])
-            metrics["msc_fg"] = jnp.nanmean(scores["msc_fg"])
-        return metrics, out
-
-    return jax.jit(eval_fn)
 
 
 def run_meta(config: ml_collections.ConfigDict) -> dict:
@@ -62,21 +34,6 @@ def run_meta(config: ml_collections.ConfigDict) -> dict:
     return json.loads(
         json.dumps({"model": config.model.name, "model_config": config.model.to_dict()})
     )
-
-
-def _optim_part(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    keys = ("optim", "geco", "beta", "kl_weights")
-    return ml_collections.ConfigDict({k: config[k] for k in keys if k in config})
-
-
-@functools.cache
-def _optimizer_and_step(model: ModelFamily, optim_json: str, mesh: jax.sharding.Mesh):
-    """``(tx, compiled train step)``; cached so that a run continued in the same process
-    (a notebook cell run again, a resumed run in the tests) does not compile again."""
-    optim = ml_collections.ConfigDict(json.loads(optim_json))
-    tx = make_optimizer(optim, model.image_shape)
-    step = make_elbo_step(model, tx, optim.beta, kl_weights(model, optim))
-    return tx, compile_train_step(step, mesh)
 
 
 def _json_config(config: ml_collections.ConfigDict) -> str:
@@ -95,7 +52,8 @@ def train_and_evaluate(
     workdir.mkdir(parents=True, exist_ok=True)
     mesh = make_mesh() if mesh is None else mesh
     model = get_model(config.model)
-    tx, train_step = _optimizer_and_step(model, _json_config(_optim_part(config)), mesh)
+    recipe = build(model, config)
+    train_step = compile_train_step(recipe, mesh)
     data = config.data
     data_dir = data.data_dir or None
     source = functools.partial(
@@ -112,6 +70,7 @@ def train_and_evaluate(
         batch_size=config.batch_size,
         sharding=batch_sharding(mesh),
         seed=config.seed,
+        fields=recipe.fields,
         num_threads=data.num_threads,
     )
 
@@ -120,18 +79,16 @@ def train_and_evaluate(
     )
     meta = run_meta(config)
     if ckpt.latest_step() is not None:  # resume: restore into shapes, no initialisation
-        state, loader_state = ckpt.restore(abstract_train_state(model, tx, mesh), meta)
+        state, loader_state = ckpt.restore(abstract_train_state(recipe, mesh), meta)
         loader.set_state(loader_state)
     else:
-        state = create_train_state(model, tx, jax.random.PRNGKey(config.seed), mesh)
+        state = create_train_state(recipe, jax.random.PRNGKey(config.seed), mesh)
     (workdir / "config.json").write_text(_json_config(config))
 
     start = int(state.step)
-    eval_fn = make_eval_fn(model, data.max_label)
-    sampler = sample_fn(model)
-    n_eval = config.eval_images
-    val = load_examples(val_src, n_eval, ("image", "mask"))
-    check_image_batch(val["image"], model.image_shape)
+    shape = model.input_spec.shape
+    val = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
+    check_image_batch(val["image"], shape)
     val = jax.device_put(val, batch_sharding(mesh))
     logger = RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
     pending: list[tuple[int, dict]] = []
@@ -145,20 +102,22 @@ def train_and_evaluate(
         rows = jax.device_get(list(rows))
         pending.clear()
         for s, row in zip(steps, rows, strict=True):
-            if not math.isfinite(float(row["loss"])):
+            bad = {k: float(row[k]) for k in recipe.finite if not math.isfinite(float(row[k]))}
+            if bad:
+                shown = ", ".join(f"{k}={float(v):.4g}" for k, v in row.items())
                 raise NonFiniteLossError(
-                    f"loss is {float(row['loss'])} at step {s} (nll={float(row['nll'])}); stopping."
+                    f"{', '.join(bad)} is not finite at step {s} ({shown}); stopping."
                     f" The last good checkpoint is step {last_good} in {ckpt.directory}"
                 )
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
         logger.scalars(steps[-1], mean)
-        logger.progress(steps[-1], mean)
+        logger.progress(steps[-1], {k: mean[k] for k in recipe.progress if k in mean})
 
     try:
         for step in range(start + 1, config.num_steps + 1):
             batch = next(loader)
             if step == start + 1:
-                check_image_batch(batch["image"], model.image_shape)
+                check_image_batch(batch["image"], shape)
             state, metrics = train_step(state, batch)
             pending.append((step, metrics))
             last = step == config.num_steps
@@ -166,7 +125,7 @@ def train_and_evaluate(
                 flush()
             if step % config.eval_every == 0 or last or step == 1:  # step 1: a baseline
                 flush()
-                evaluate_and_draw(eval_fn, sampler, state, val, logger, step, config.seed)
+                evaluate_and_draw(recipe, state, val, logger, step, config.seed)
             if ckpt.should_save(step) or last:
                 flush()
                 ckpt.save(step, state, loader.get_state(), meta, force=last)
@@ -179,8 +138,7 @@ def train_and_evaluate(
 
 
 def evaluate_and_draw(
-    eval_fn,
-    sampler,
+    recipe: Recipe,
     state: TrainState,
     val: dict,
     logger: RunLogger,
@@ -188,17 +146,13 @@ def evaluate_and_draw(
     seed: int,
     num_images: int = 8,
 ) -> dict:
-    """Validation metrics at ``step`` and PNG grids of reconstructions and samples."""
+    """Validation metrics (``val_<score>``, batch means) at ``step`` and the recipe's
+    pictures of the first ``num_images`` validation images."""
     rng = jax.random.fold_in(jax.random.PRNGKey(seed + 1), step)
-    metrics, out = eval_fn(state, val["image"], val["mask"], rng)
-    metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    scores, out = compile_eval_step(recipe)(state, val, rng)
+    metrics = {f"val_{k}": float(np.nanmean(v)) for k, v in jax.device_get(scores).items()}
     logger.scalars(step, metrics)
-    images = np.asarray(to_float(val["image"][:num_images]))
-    if getattr(out, "log_masks", None) is not None:
-        rows = viz.scene_rows(images, out.recon, out.log_masks, out.components, num_images)
-    else:
-        rows = [images, np.asarray(out.recon[:num_images])]
-    logger.image(step, "reconstructions", viz.grid(rows))
-    samples = sampler({"params": state.params, **state.model_state}, rng, num_images)
-    logger.image(step, "samples", viz.grid([np.asarray(samples.recon)]))
+    first = {k: np.asarray(v[:num_images]) for k, v in val.items()}
+    for name, image in recipe.draw(state, first, out, rng, num_images).items():
+        logger.image(step, name, image)
     return metrics

@@ -23,7 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ocg_jax.nn.onednn import conv_general_dilated
+from ocg_jax.platform.onednn import conv_general_dilated
 
 Array = jax.Array
 _DN = ("NHWC", "HWIO", "NHWC")

@@ -225,7 +225,7 @@ def load_inception_weights(path: str | Path) -> dict:
             import torch
         except ImportError as e:
             raise ImportError(
-                f"reading {path} needs torch; or convert it to .npz (see ocg_jax.nn.inception)"
+                f"reading {path} needs torch; or convert it to .npz (see the README, Evaluation)"
             ) from e
         state = {k: v.numpy() for k, v in torch.load(path, map_location="cpu").items()}
     else:

@@ -1,4 +1,5 @@
-"""Time the compiled train step of a config on synthetic images (what the benchmark reports)."""
+"""Timing helpers of the benchmark launchers: a config's compiled train step on synthetic
+images, single modules, and the machine a number was measured on."""
 
 import os
 import platform
@@ -12,9 +13,9 @@ import ml_collections
 import numpy as np
 
 from ocg_jax.models.registry import get_model
+from ocg_jax.train.recipes import build, compile_train_step
 from ocg_jax.train.sharding import make_mesh, shard_batch
 from ocg_jax.train.state import create_train_state
-from ocg_jax.train.steps import compile_train_step, kl_weights, make_elbo_step, make_optimizer
 
 
 def best_time(fn, *args, repeats: int = 3) -> float:
@@ -77,14 +78,12 @@ def compile_train_step_for(config: ml_collections.ConfigDict, batch_size: int):
     every device (the mesh of make_mesh), a fresh state and a batch of random uint8 images."""
     model = get_model(config.model)
     mesh = make_mesh()
-    tx = make_optimizer(config, model.image_shape)
-    state = create_train_state(model, tx, jax.random.PRNGKey(0), mesh)
+    recipe = build(model, config)
+    state = create_train_state(recipe, jax.random.PRNGKey(0), mesh)
     rng = np.random.default_rng(0)
-    batch = shard_batch(
-        {"image": rng.integers(0, 256, (batch_size, *model.image_shape), np.uint8)}, mesh
-    )
-    step = make_elbo_step(model, tx, config.beta, kl_weights(model, config))
-    step = compile_train_step(step, mesh)
+    shape = (batch_size, *model.input_spec.shape)
+    batch = shard_batch({"image": rng.integers(0, 256, shape, np.uint8)}, mesh)
+    step = compile_train_step(recipe, mesh)
     t0 = time.perf_counter()
     compiled = step.lower(state, batch).compile()
     return compiled, state, batch, time.perf_counter() - t0
@@ -114,6 +113,6 @@ def time_train_step(
         "train_step_ms_median": round(1000 * median, 1),
         "train_step_ms_min": round(1000 * min(times), 1),
         "images_per_s": round(batch_size / median, 2),
-        # fresh pages the kernel mapped per step (see ocg_jax/hugepages.py)
+        # fresh pages the kernel mapped per step (see ocg_jax/platform/hugepages.py)
         "page_faults_per_step": round(faults / steps),
     }

@@ -1,0 +1,121 @@
+"""The ``adversarial`` recipe: several networks, each with its own optimiser, updated in
+turn (e.g. the discriminator, then the generator) inside one compiled step.
+
+The family keeps each network under a top-level parameter key (``model.groups``)
+and says in what order what is updated: ``model.phases`` is a sequence of
+``(phase, groups)``; phase ``p`` minimises ``model.phase_loss(p, variables,
+images, rng)`` over the parameters of its groups only, with the other groups as
+they stand after the earlier phases of the same step.  Each group's optimiser is
+``config.optim`` with ``config.optim_groups.<group>``'s overrides (GANs: Adam
+betas (0, 0.9); ReDO: weight decay on the mask network).
+``config.adversarial.repeats.<phase>`` runs a phase several times per step (a
+WGAN critic's 5), each time on the same real batch with fresh noise.
+"""
+
+import dataclasses
+from typing import ClassVar
+
+import jax
+import ml_collections
+import optax
+
+from ocg_jax import viz
+from ocg_jax.models.base import ModelFamily, sample_fn
+from ocg_jax.train.optimizers import check_groups, group_settings, make_optimizer
+from ocg_jax.train.recipes.base import RecipeBase, settings_of, variables
+from ocg_jax.train.state import TrainState
+
+CONFIG_KEYS = ("optim", "optim_groups", "adversarial")
+
+
+@dataclasses.dataclass(frozen=True)
+class Adversarial(RecipeBase):
+    """Alternating updates of parameter groups, one optimiser per group."""
+
+    name: ClassVar[str] = "adversarial"
+    eval_fields: ClassVar[tuple[str, ...]] = ("image", "mask")
+
+    def __post_init__(self):
+        groups = tuple(getattr(self.model, "groups", ()))
+        phases = tuple(getattr(self.model, "phases", ()))
+        if not groups or not phases:
+            raise ValueError(
+                f"the adversarial recipe needs a family with parameter groups and phases "
+                f"(model.groups, model.phases); {self.model.name!r} has none"
+            )
+        for phase, updated in phases:
+            if not updated or set(updated) - set(groups):
+                raise ValueError(f"phase {phase!r} updates {updated}, not groups of {groups}")
+        check_groups(self.settings, groups)
+        unknown = sorted(set(self._repeats()) - {p for p, _ in phases})
+        if unknown:
+            raise ValueError(f"config.adversarial.repeats names unknown phases {unknown}")
+
+    @property
+    def finite(self) -> tuple[str, ...]:
+        return tuple(f"{phase}_loss" for phase, _ in self.model.phases)
+
+    @property
+    def progress(self) -> tuple[str, ...]:
+        return self.finite
+
+    def _repeats(self) -> dict:
+        adv = self.settings.get("adversarial") or {}
+        return dict(adv.get("repeats") or {})
+
+    def optimizers(self) -> dict[str, optax.GradientTransformation]:
+        return {g: make_optimizer(group_settings(self.settings, g)) for g in self.model.groups}
+
+    def init_opt_state(self, params):
+        return {g: tx.init(params[g]) for g, tx in self.optimizers().items()}
+
+    def train_step(self, state: TrainState, batch: dict):
+        rng = jax.random.fold_in(state.rng, state.step)
+        images = self.images(batch)
+        txs = self.optimizers()
+        params, opt_state, model_state = (
+            dict(state.params),
+            dict(state.opt_state),
+            state.model_state,
+        )
+        repeats = self._repeats()
+        metrics = {}
+        for i, (phase, groups) in enumerate(self.model.phases):
+            for r in range(int(repeats.get(phase, 1))):
+                key = jax.random.fold_in(jax.random.fold_in(rng, i), r)
+
+                def loss_fn(sub, phase=phase, key=key, model_state=model_state):
+                    v = {"params": {**params, **sub}, **model_state}
+                    return self.model.phase_loss(phase, v, images, key)
+
+                sub = {g: params[g] for g in groups}
+                (loss, (m, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(sub)
+                for g in groups:
+                    updates, opt_state[g] = txs[g].update(grads[g], opt_state[g], params[g])
+                    params[g] = optax.apply_updates(params[g], updates)
+            metrics |= {f"{phase}_loss": loss, f"grad_norm_{phase}": optax.global_norm(grads), **m}
+        new_state = state.replace(
+            step=state.step + 1, params=params, model_state=model_state, opt_state=opt_state
+        )
+        return new_state, metrics
+
+    def eval_step(self, state: TrainState, batch: dict, rng: jax.Array):
+        """``(scores, outputs)`` from ``model.evaluate(variables, images, batch, rng)`` where the
+        family has it (a mask network's masks against the truth); else none."""
+        fn = getattr(self.model, "evaluate", None)
+        if fn is None:
+            return {}, None
+        return fn(variables(state), self.images(batch), batch, rng)
+
+    def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
+        """Samples, and the family's own pictures (``model.pictures``) where it has them."""
+        samples = sample_fn(self.model)(variables(state), rng, num)
+        pics = {"samples": viz.sample_grid(self.model.input_spec, samples)}
+        fn = getattr(self.model, "pictures", None)
+        if fn is not None:
+            pics |= fn(variables(state), batch, outputs, rng, num)
+        return pics
+
+
+def build(model: ModelFamily, config: ml_collections.ConfigDict) -> Adversarial:
+    return Adversarial(model, settings_of(config, CONFIG_KEYS))

@@ -1,0 +1,136 @@
+"""The recipe protocol: how a model family trains.
+
+    recipe = ocg_jax.train.recipes.build(model, config)
+    state = create_train_state(recipe, rng, mesh)                 # ocg_jax.train.state
+    state, metrics = recipe.train_step(state, batch)              # pure; jit once
+    scores, outputs = recipe.eval_step(state, batch, rng)         # pure; scores [B] each
+    pictures = recipe.draw(state, batch, outputs, rng)            # host side, uint8 grids
+
+A recipe is a frozen dataclass of the model and the config entries it reads
+(``settings``), so equal recipes hash equal and their compiled steps are shared.
+Batches are dicts of the fields named in ``fields`` (uint8 images as stored);
+the recipe converts images with the model's ``input_spec``.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from ocg_jax import viz
+from ocg_jax.metrics.segmentation import mask_scores
+from ocg_jax.models.base import ModelFamily, Variables, sample_fn
+from ocg_jax.train.state import TrainState
+
+Metrics = dict[str, jax.Array]
+
+
+class Recipe(Protocol):
+    name: str
+    model: ModelFamily
+    fields: tuple[str, ...]  # batch fields the train step reads
+    eval_fields: tuple[str, ...]  # fields eval_step reads where the split has them
+    finite: tuple[str, ...]  # metrics that must stay finite (the loop stops otherwise)
+    progress: tuple[str, ...]  # metrics shown beside the progress bar
+
+    def init(self, rng: jax.Array) -> TrainState: ...
+
+    def train_step(self, state: TrainState, batch: dict) -> tuple[TrainState, Metrics]: ...
+
+    def eval_step(self, state: TrainState, batch: dict, rng: jax.Array) -> tuple[Metrics, Any]: ...
+
+    def draw(self, state: TrainState, batch: dict, outputs: Any, rng: jax.Array) -> dict: ...
+
+
+def settings_of(config: ml_collections.ConfigDict, keys: Sequence[str]):
+    """The entries ``keys`` of ``config`` (those present) and ``max_label`` (the data's
+    largest instance label) as a hashable frozen config."""
+    found = {k: config[k] for k in keys if k in config}
+    data = config.get("data") or {}
+    return ml_collections.FrozenConfigDict({**found, "max_label": data.get("max_label", 0)})
+
+
+def variables(state: TrainState) -> Variables:
+    """The model's variables in ``state``: ``{"params": ..., **model_state}``."""
+    return {"params": state.params, **state.model_state}
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeBase:
+    """What most recipes share: initialisation, the model's images, evaluation of models
+    that reconstruct, and pictures.  Subclasses define ``init_opt_state`` and the steps."""
+
+    model: ModelFamily
+    settings: ml_collections.FrozenConfigDict
+    name: ClassVar[str] = ""
+    fields: ClassVar[tuple[str, ...]] = ("image",)
+    eval_fields: ClassVar[tuple[str, ...]] = ("image", "mask")
+    finite: ClassVar[tuple[str, ...]] = ("loss",)
+    progress: ClassVar[tuple[str, ...]] = ("loss",)
+
+    def init_opt_state(self, params) -> Any:
+        raise NotImplementedError
+
+    def init(self, rng: jax.Array) -> TrainState:
+        """A fresh state: the model initialised on one zero image, its optimiser state."""
+        init_rng, state_rng = jax.random.split(rng)
+        images = jnp.full((1, *self.model.input_spec.shape), self.model.input_spec.low)
+        model_vars = dict(self.model.init(init_rng, images))
+        params = model_vars.pop("params")
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            params=params,
+            model_state=model_vars,
+            opt_state=self.init_opt_state(params),
+            rng=state_rng,
+        )
+
+    def images(self, batch: dict) -> jax.Array:
+        """The batch's uint8 images as the model reads them."""
+        return self.model.input_spec.preprocess(batch["image"])
+
+    def extra_metrics(self, outputs, batch: dict) -> Metrics:
+        """The family's own per-batch metrics (``model.batch_metrics``), if it has any."""
+        fn = getattr(self.model, "batch_metrics", None)
+        return {} if fn is None else fn(outputs, batch)
+
+    def eval_step(self, state: TrainState, batch: dict, rng: jax.Array):
+        """``({name: [B]}, outputs)``: the loss terms, ELBO and (for models with masks and a
+        batch with ``mask``) segmentation scores of each example, in evaluation mode."""
+        out, _ = self.model.apply(variables(state), self.images(batch), rng, train=False)
+        return reconstruction_scores(self.model, out, batch, self.settings), out
+
+    def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
+        """``{"reconstructions", "samples"}`` uint8 grids with labelled rows."""
+        spec = self.model.input_spec
+        pics = {"reconstructions": viz.reconstruction_grid(spec, batch["image"], outputs, num)}
+        samples = sample_fn(self.model)(variables(state), rng, num)
+        pics["samples"] = viz.sample_grid(spec, samples)
+        return pics
+
+
+def reconstruction_scores(model: ModelFamily, out, batch: dict, settings) -> dict[str, jax.Array]:
+    """Per-example ``[B]`` scores of a model that reconstructs: its loss terms, ``elbo``
+    (minus the sum of them) and, with masks on both sides, ARI / SC scores."""
+    scores = dict(out.losses)
+    scores["elbo"] = -sum(out.losses.values())
+    if getattr(out, "log_masks", None) is not None and "mask" in batch:
+        num_true = settings.max_label + 1  # static: the largest instance label of the data
+        scores.update(mask_scores(out.log_masks, batch["mask"], num_true=num_true))
+    fn = getattr(model, "example_metrics", None)
+    if fn is not None:
+        scores.update(fn(out, batch))
+    return scores
+
+
+def batch_mean(scores: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Means over the batch of per-example scores (NaN entries skipped: an image without
+    foreground has no covering score)."""
+    return {k: jnp.nanmean(v) for k, v in scores.items()}
+
+
+def weighted_sum(terms: dict[str, jax.Array], weights: dict[str, float]) -> jax.Array:
+    return sum(weights[k] * terms[k] for k in weights)
