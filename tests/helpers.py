@@ -48,8 +48,9 @@ def params_close(a, b, atol, rtol=0.0):
 
 
 def run_steps(cfg, devices, num_steps: int = 3):
-    """``(state, losses)`` after ``num_steps`` of ``cfg``'s compiled step on ``devices`` (the
-    same global batches on any device count); asserts the step traces once."""
+    """``(states, losses)``: the initial state and the state after each of ``num_steps`` of
+    ``cfg``'s compiled step on ``devices`` (host copies; the same global batches on any device
+    count), and each step's loss; asserts the step traces once."""
     import chex
     import jax
 
@@ -62,8 +63,11 @@ def run_steps(cfg, devices, num_steps: int = 3):
     recipe = build(get_model(cfg.model), cfg)
     src = load_source(cfg.data.name, cfg.data.config, "train", cfg.data.data_dir)
     mesh = make_mesh(devices)
-    loader = ShardedLoader(src, batch_size=cfg.batch_size, sharding=batch_sharding(mesh), seed=0)
-    state = create_train_state(recipe, jax.random.PRNGKey(0), mesh)
+    loader = ShardedLoader(
+        src, batch_size=cfg.batch_size, sharding=batch_sharding(mesh), seed=cfg.seed
+    )
+    state = create_train_state(recipe, jax.random.PRNGKey(cfg.seed), mesh)
+    states = [jax.device_get(state)]  # the step donates the state
     out = (replicated(mesh), replicated(mesh))  # as compile_train_step, but trace-counted
     step = jax.jit(
         chex.assert_max_traces(recipe.train_step, n=1), donate_argnums=0, out_shardings=out
@@ -71,16 +75,19 @@ def run_steps(cfg, devices, num_steps: int = 3):
     losses = []
     for _ in range(num_steps):
         state, metrics = step(state, next(loader))
+        states.append(jax.device_get(state))
         losses.append(float(metrics["loss"]))
     chex.clear_trace_counter()
-    return state, losses
+    return states, losses
 
 
-#: per family: the config its shared engine run uses (conftest ``family_run``).  GENESIS and
-#: MONet run with SGD: each has parameters whose gradient is zero in exact arithmetic (a dense
-#: kernel feeding batch norm; the bias of MONet's decoded mask logits, under a softmax over
-#: K), and Adam / RMSprop scale their rounding noise up to lr-sized steps that differ between
-#: device counts.  The VAEs keep Adam, so resuming is also checked with Adam's moments.
+#: per family: the config its shared engine run uses (conftest ``family_run``), with SGD.
+#: Adam and RMSprop divide by the gradient's running scale, so a gradient that is zero in
+#: exact arithmetic (a dense kernel feeding batch norm; the bias of MONet's mask logits under
+#: a softmax over K) or merely tiny turns its rounding noise, which differs with the summation
+#: order across devices, into lr-sized steps of either sign; SGD's update is linear in the
+#: gradient, so its difference is bounded by the gradient's rounding (``updates_close``).
+#: Adam's moments are checked through a checkpoint by the adversarial recipe's resume test.
 ENGINE_CONFIGS = {
     "genesis": ("genesis_multi_dsprites", ""),
     "monet": ("monet_tetrominoes", "original"),
@@ -92,10 +99,26 @@ ENGINE_CONFIGS = {
 def engine_config(name: str, data_dir: str | None = None) -> ml_collections.ConfigDict:
     module, variant = ENGINE_CONFIGS[name]
     c = tiny_config(module, data_dir=data_dir, variant=variant)
-    if name in ("genesis", "monet"):
-        c.optim.name = "sgd"
-        c.optim.learning_rate = 1e-5
+    c.optim.name = "sgd"
+    c.optim.learning_rate = 1e-5
     return c
+
+
+def updates_close(start, a, b, rtol: float, steps: int):
+    """``a - start`` and ``b - start`` agree within ``rtol`` times the largest entry of
+    ``a - start``, per array (pytrees of parameters after the same ``steps`` SGD steps), plus
+    the rounding of each step's ``p - lr * g`` to float32 in either run (an ulp of ``|p|``
+    per step)."""
+    import jax
+    import numpy as np
+
+    def check(p0, x, y):
+        p0, x, y = np.asarray(p0), np.asarray(x), np.asarray(y)
+        rounding = steps * 2.0**-23 * np.maximum(np.abs(p0), np.abs(x)).max()
+        atol = rtol * np.abs(x - p0).max() + rounding
+        np.testing.assert_allclose(y - p0, x - p0, rtol=0, atol=atol)
+
+    jax.tree.map(check, start, a, b)
 
 
 def init_variables(model, x: jax.Array, seed: int = 1):

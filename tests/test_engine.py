@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from helpers import engine_config, params_close, run_steps, tiny_config
+from helpers import engine_config, params_close, run_steps, tiny_config, updates_close
 
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer, CheckpointMismatchError
@@ -98,22 +98,30 @@ def test_nan_loss_stops_the_run(tmp_path, data_dir):
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_step_compiles_once_and_devices_agree(name, family_run, data_dir):
-    """Same global batches, 1 device (compiled once) vs the 2-device shared run: same
-    losses, parameters and optimiser state.
-
-    GENESIS is checked with SGD: Adam's first update is lr * sign(g), and the few entries
-    that cancel to ~1e-9 (a dense kernel feeding batch norm) flip sign with the summation
-    order across devices and move by 2 * lr, which says nothing about the engine.
-    """
+    """Same global batches on 1 device (compiled once) and on 2 (the shared run, SGD: see
+    ``helpers.ENGINE_CONFIGS``): the same losses over 4 steps, and the same first update,
+    optimiser state and batch statistics."""
     workdir, two = family_run(name)
-    one, losses_one = run_steps(engine_config(name, data_dir), jax.devices()[:1], num_steps=4)
-    rows = [json.loads(r) for r in (workdir / "metrics.jsonl").read_text().splitlines()]
-    losses_two = [r["loss"] for r in rows if "loss" in r]
     assert len(jax.tree.leaves(two.params)[0].sharding.device_set) == 2
-    np.testing.assert_allclose(losses_one, losses_two, rtol=1e-5)
-    params_close(one.params, two.params, atol=1e-5)
-    params_close(one.opt_state, two.opt_state, atol=1e-5, rtol=1e-5)  # Adam's nu can be ~1e2
-    params_close(one.model_state, two.model_state, atol=1e-5)
+    cfg = engine_config(name, data_dir)
+    one, losses_one = run_steps(cfg, jax.devices()[:1], 4)
+    rows = [json.loads(r) for r in (workdir / "metrics.jsonl").read_text().splitlines()]
+    # a loss is a float32 sum of ~3k pixel terms per image, reduced in another order over
+    # the devices: |difference| <~ sqrt(n) * 6e-8 of it (3e-6); later steps add the
+    # parameters' difference, which an lr of 1e-5 keeps far smaller
+    np.testing.assert_allclose(losses_one, [r["loss"] for r in rows if "loss" in r], rtol=2e-5)
+    # the first update from the same parameters (later ones also carry the model's own
+    # amplification of earlier differences: MONet's instance norms over 4x4 maps grew a
+    # 1e-6 difference to 1e-2 in 3 steps for one seed).  SGD's update is lr * g; a gradient
+    # entry sums ~4k (batch x pixels) float32 terms, in another order: at most n * 6e-8 =
+    # 2.5e-4 of the terms' scale, which the array's largest update bounds (seen over 6 seeds
+    # per family: <= 1.1e-4, typically 1e-6); 1e-3 of it, plus a float32 ulp of |p|
+    first, _ = run_steps(cfg, jax.devices(), 1)
+    updates_close(one[0].params, one[1].params, first[1].params, rtol=1e-3, steps=1)
+    # GECO's beta and error average (NLL-driven, as the losses) and batch-norm statistics
+    # (means over ~4k values)
+    params_close(one[1].opt_state, first[1].opt_state, atol=0, rtol=2e-5)
+    params_close(one[1].model_state, first[1].model_state, atol=1e-6, rtol=1e-5)
 
 
 def test_unknown_config_key_is_an_error(tmp_path):
