@@ -13,10 +13,10 @@ import json
 import os
 import resource
 
-from absl import app, flags, logging
+from absl import flags, logging
 from ml_collections import config_flags
 
-from ocg_jax.platform.hugepages import reexec_with_huge_pages
+from experiments import cli
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "experiment config file[:variant]")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "global batch size")
@@ -41,5 +41,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
-    app.run(main)
+    cli.run(main)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments import cli
+
 _OUT = flags.DEFINE_string("out", None, "prefix for the .md and .csv files")
 
 
@@ -25,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main, huge_pages=False)  # reads JSON files, runs no XLA

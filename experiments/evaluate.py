@@ -6,9 +6,9 @@ python -m experiments.evaluate --workdir=runs/genesis [--num_images=320 --split=
 
 import json
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-from ocg_jax.platform.hugepages import reexec_with_huge_pages
+from experiments import cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
 _SPLIT = flags.DEFINE_string("split", "test", "dataset split to evaluate on")
@@ -26,7 +26,16 @@ _EXTRACTOR = flags.DEFINE_enum(
 )
 _WEIGHTS = flags.DEFINE_string("inception_weights", None, "Inception-v3 FID weights (.pth or .npz)")
 _FNET_STEPS = flags.DEFINE_integer(
-    "feature_net_steps", 3000, "training steps of the offline feature net (cached per value)"
+    "feature_net_steps",
+    None,
+    "training steps of the offline feature net, cached per value (default: 3000, fewer for "
+    "small train splits)",
+)
+_PROBE_FEATURES = flags.DEFINE_enum(
+    "probe_features",
+    "sample",
+    ["sample", "mean"],
+    "probe posterior samples (the original's) or means",
 )
 _PROBE_TRAIN = flags.DEFINE_integer("probe_train_images", 1000, "train images for probes (0 skips)")
 _PROBE_TEST = flags.DEFINE_integer("probe_test_images", 500, "test images for probes")
@@ -53,6 +62,7 @@ def main(argv):
         feature_net_steps=_FNET_STEPS.value,
         probe_train_images=_PROBE_TRAIN.value,
         probe_test_images=_PROBE_TEST.value,
+        probe_features=_PROBE_FEATURES.value,
     )
     out = _OUT.value or str(run.workdir / "eval.json")
     with open(out, "w") as f:
@@ -62,5 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
-    app.run(main)
+    cli.run(main)

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
-from ocg_jax.platform.hugepages import reexec_with_huge_pages
+from experiments import cli
 
 _OUT = flags.DEFINE_string("out_dir", None, "where runs, table.md and figures go")
 _STEPS = flags.DEFINE_integer("steps", 300, "train steps per run")
@@ -129,5 +129,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
-    app.run(main)
+    cli.run(main)

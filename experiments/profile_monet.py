@@ -10,9 +10,9 @@ items); prints one JSON line.  BD-VAE's decoder is the same broadcast decoder at
 
 import json
 
-from absl import app, flags
+from absl import flags
 
-from ocg_jax.platform.hugepages import reexec_with_huge_pages
+from experiments import cli
 
 _BATCH = flags.DEFINE_integer("batch_size", 32, "images per step")
 _K = flags.DEFINE_integer("num_slots", 5, "components K")
@@ -43,5 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
-    app.run(main)
+    cli.run(main)

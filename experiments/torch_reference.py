@@ -6,12 +6,12 @@
 Prints one JSON line like ``experiments.benchmark``'s (``train_step_ms_median`` over
 ``steps`` steps after ``warmup``, ``num_params``), so ocg_jax's step can be compared with
 PyTorch on the machine at hand: CPUs differ from session to session, and the issue's
-"about 10 s" was measured on another one.  This is a re-creation from
-``../shared/specs/genesis.md`` and the original's layer types, not the original code:
-gated convs as two convs (``h``, ``g``) each with bias and BatchNorm, the mask decoder's
-stride-2 layers as ``ConvTranspose2d(5, 2, 2, output_padding=1)``, the 16x16-kernel
-layers as convs, all K mask latents decoded, the likelihood summing ``exp`` directly,
-Adam + GECO.  PyTorch's defaults otherwise (float32, NCHW, oneDNN convs).
+"about 10 s" was measured on another one.  This is a re-creation from the facts in
+``docs/genesis.md`` and the original's layer types, not the original code: gated convs as
+two convs (``h``, ``g``) each with bias and BatchNorm (none on the 16x16-kernel layers),
+the mask decoder's stride-2 layers as ``ConvTranspose2d(5, 2, 2, output_padding=1)``, the
+16x16-kernel layers as convs, all K mask latents decoded, the likelihood summing ``exp``
+directly, Adam + GECO.  PyTorch's defaults otherwise (float32, NCHW, oneDNN convs).
 """
 
 import argparse
@@ -26,14 +26,15 @@ from torch.nn import functional as F
 
 
 class Gated(nn.Module):
-    """``h * sigmoid(g)`` of two convs (or transposed convs), BatchNorm on both."""
+    """``h * sigmoid(g)`` of two convs (or transposed convs), BatchNorm on both if ``norm``."""
 
-    def __init__(self, conv, cin, cout, k, stride=1, pad=0, out_pad=0):
+    def __init__(self, conv, cin, cout, k, stride=1, pad=0, out_pad=0, norm=True):
         super().__init__()
         extra = {"output_padding": out_pad} if conv is nn.ConvTranspose2d else {}
         self.h = conv(cin, cout, k, stride, pad, **extra)
         self.g = conv(cin, cout, k, stride, pad, **extra)
-        self.bn_h, self.bn_g = nn.BatchNorm2d(cout), nn.BatchNorm2d(cout)
+        bn = nn.BatchNorm2d if norm else lambda _: nn.Identity()
+        self.bn_h, self.bn_g = bn(cout), bn(cout)
 
     def forward(self, x):
         return self.bn_h(self.h(x)) * torch.sigmoid(self.bn_g(self.g(x)))
@@ -42,16 +43,16 @@ class Gated(nn.Module):
 def mask_encoder():
     c, s = (3, 32, 32, 64, 64, 64), (1, 2, 1, 2, 1)
     layers = [Gated(nn.Conv2d, c[i], c[i + 1], 5, s[i], 2) for i in range(5)]
-    return nn.Sequential(*layers, Gated(nn.Conv2d, 64, 256, 16))  # -> [B, 256, 1, 1]
+    return nn.Sequential(*layers, Gated(nn.Conv2d, 64, 256, 16, norm=False))  # [B, 256, 1, 1]
 
 
 def mask_decoder():
     t = nn.ConvTranspose2d
     return nn.Sequential(
-        Gated(t, 64, 64, 16),  # 1x1 -> 16x16
+        Gated(t, 64, 64, 16, norm=False),  # 1x1 -> 16x16
         Gated(t, 64, 64, 5, 1, 2),
-        Gated(t, 64, 64, 5, 2, 2, 1),
-        Gated(t, 64, 32, 5, 1, 2),
+        Gated(t, 64, 32, 5, 2, 2, 1),
+        Gated(t, 32, 32, 5, 1, 2),
         Gated(t, 32, 32, 5, 2, 2, 1),
         Gated(t, 32, 32, 5, 1, 2),
         nn.Conv2d(32, 1, 1),

@@ -4,9 +4,9 @@ generated component by component; PNGs in DIR/pictures and in TensorBoard.
     python -m experiments.visualise --workdir=runs/genesis [--num=8 --checkpoint_step=N]
 """
 
-from absl import app, flags, logging
+from absl import flags, logging
 
-from ocg_jax.platform.hugepages import reexec_with_huge_pages
+from experiments import cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory")
 _NUM = flags.DEFINE_integer("num", 8, "columns (scenes) per picture")
@@ -32,5 +32,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    reexec_with_huge_pages()  # see ocg_jax/platform/hugepages.py
-    app.run(main)
+    cli.run(main)

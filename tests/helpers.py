@@ -6,10 +6,11 @@ import jax
 import ml_collections
 
 #: per family: options that make its network narrow
+_NARROW_GATED = dict(enc_channels=(8,) * 5, enc_strides=(1, 2, 1, 1, 1), dec_channels=(8,) * 5)
 NARROW = {
-    "genesis": dict(enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1), num_slots=3),
+    "genesis": dict(**_NARROW_GATED, num_slots=3),
     "monet": dict(unet_channels=(8, 8, 8, 8), dec_hidden=8, num_slots=3),
-    "dc_vae": dict(enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1)),
+    "dc_vae": _NARROW_GATED,
     "bd_vae": dict(
         enc_channels=(8, 8, 8, 8, 8), enc_strides=(1, 2, 1, 1, 1), bd_hidden=8, bd_outputs=8
     ),
@@ -33,6 +34,7 @@ def tiny_config(
     c.eval_every = 4
     c.eval_images = 4
     c.checkpoint_every = 2
+    c.max_to_keep = 3  # checkpoints 2 and 4 (``:quick`` keeps one)
     return c
 
 

@@ -86,14 +86,55 @@ def test_checkpoint_of_another_version_names_the_arrays_that_differ(tmp_path):
     ckpt.close()
 
 
-def test_nan_loss_stops_the_run(tmp_path, data_dir):
+def test_nan_stops_the_run_before_it_is_logged_or_saved(tmp_path, data_dir):
     cfg = engine_config("dc_vae", data_dir)  # the check is the loop's; the cheapest family
     cfg.optim.learning_rate = float("nan")
     cfg.checkpoint_every = 100
     cfg.eval_every = 100
-    with pytest.raises(NonFiniteLossError, match="step 2"):
-        train_and_evaluate(cfg, tmp_path, progress=False)
-    assert not (tmp_path / "checkpoints" / "4").exists()
+    # step 1's loss is finite (computed before the update); its update is not, which the
+    # check before step 1's evaluation catches: no NaN validation row is written
+    with pytest.raises(NonFiniteLossError, match="step 1 .*no checkpoint was written yet"):
+        train_and_evaluate(cfg, tmp_path / "early", progress=False)
+    rows = [json.loads(r) for r in (tmp_path / "early" / "metrics.jsonl").read_text().splitlines()]
+    assert rows and all(np.isfinite(v) for r in rows for v in r.values())
+    cfg.learning_rate = None
+    cfg.optim.learning_rate = 1e-5
+    cfg.num_steps, cfg.checkpoint_every = 2, 2
+    train_and_evaluate(cfg, tmp_path / "later", progress=False)
+    cfg.optim.learning_rate = float("nan")
+    cfg.num_steps = 4
+    with pytest.raises(NonFiniteLossError, match="last good checkpoint is step 2"):
+        train_and_evaluate(cfg, tmp_path / "later", progress=False)
+    assert not (tmp_path / "later" / "checkpoints" / "4").exists()
+
+
+def test_resume_survives_a_crash_and_an_unreadable_checkpoint(family_run, tmp_path, data_dir):
+    """What kill -9 and a damaged disk leave: rows logged after the last checkpoint, and a
+    latest checkpoint that cannot be read.  The run resumes from the newest readable one,
+    its log reads as one run, and nothing is deleted."""
+    import shutil
+
+    from ocg_jax.train.logging import trim_metrics
+
+    full, full_state = family_run("dc_vae")
+    work = tmp_path / "run"
+    shutil.copytree(full, work)
+    for f in (work / "checkpoints" / "4").rglob("*"):  # the step-4 checkpoint, damaged
+        if f.is_file() and f.stat().st_size > 0 and "meta" not in str(f):
+            f.write_bytes(b"\0" * f.stat().st_size)
+    cfg = engine_config("dc_vae", data_dir)
+    resumed = train_and_evaluate(cfg, work, progress=False)
+    params_close(resumed.params, full_state.params, atol=0)  # steps 3-4 again, identically
+    aside = list((tmp_path / "run" / "checkpoints.unreadable").iterdir())
+    assert len(aside) == 1 and aside[0].name.startswith("4-") and any(aside[0].rglob("*"))
+    rows = [json.loads(r) for r in (work / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [r["step"] for r in rows if "loss" in r]
+    assert train_steps == [1, 2, 3, 4]  # not 1, 2, 3, 4, 3, 4
+    discarded = (work / "metrics.discarded.jsonl").read_text().splitlines()
+    assert {json.loads(r)["step"] for r in discarded} == {3, 4}
+    # a row cut short by the crash is moved aside too
+    (work / "metrics.jsonl").write_text((work / "metrics.jsonl").read_text() + '{"step": 5, "lo')
+    assert trim_metrics(work / "metrics.jsonl", 4) == 1
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -80,8 +80,9 @@ def test_evaluate_cli_writes_eval_json(run_dir, capsys):
 
 def test_evaluation_rejects_bad_requests(run_dir):
     run = load_run(run_dir)
-    with pytest.raises(ValueError, match="holds only 16"):
-        evaluate_run(run, **{**SMALL, "num_images": 320}, progress=False)
+    # sizes beyond the split are cut to it, with a note
+    result = evaluate_run(run, **{**SMALL, "num_images": 320, "fd_images": 0}, progress=False)
+    assert result["num_images"] == 16 and "num_images=320" in result["notes"][0]
     with pytest.raises(ValueError, match="unknown feature extractor"):
         evaluate_run(run, **SMALL, extractor="clip", probe_train_images=0, progress=False)
     with pytest.raises(ValueError, match="inception_weights"):

@@ -92,3 +92,37 @@ def test_registry_errors():
         get_model({"name": "genesis", "num_slot": 5})
     with pytest.raises(ValueError, match="variant"):
         Genesis(GenesisNet(variant="x")).init(jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 3)))
+
+
+def _param_shapes(name, image_size=64, **options):
+    model = get_model({"name": name, "image_size": image_size, **options})
+    x = jnp.zeros((2, image_size, image_size, 3))
+    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)["params"]
+    return jax.tree.map(lambda s: s.shape, shapes)
+
+
+@pytest.mark.parametrize("name", ["genesis", "dc_vae"])
+def test_mask_encoder_and_decoder_widths_are_the_originals(name):
+    """The 16x16-kernel layers have no normalisation; the decoder's 5x5 layers go 64->64,
+    64->32 (stride 2), 32->32, 32->32 (stride 2), 32->32 (the spec's layer list)."""
+    p = _param_shapes(name)
+    enc = p["mask_encoder" if name == "genesis" else "encoder"]
+    dec = p["mask_decoder" if name == "genesis" else "dec"]
+    assert enc["GatedDense_0"] == {"Dense_0": {"kernel": (16 * 16 * 64, 512), "bias": (512,)}}
+    assert dec["Dense_0"] == {"kernel": (64, 16 * 16 * 128), "bias": (16 * 16 * 128,)}
+    assert "BatchNorm_0" not in dec
+    widths = [dec[f"GatedUpConv_{i}"]["Conv_0"]["kernel"] for i in range(5)]
+    assert widths == [
+        (5, 5, 64, 128),
+        (5, 5, 64, 64),
+        (5, 5, 32, 64),
+        (5, 5, 32, 64),
+        (5, 5, 32, 64),
+    ]
+    assert ("BatchNorm_0" in dec["GatedUpConv_1"]) == (name == "genesis")
+
+
+def test_monet_unet_widths_at_32px_are_the_originals():
+    unet = _param_shapes("monet", 32, num_slots=4)["attention"]["UNet_0"]
+    outs = [unet[f"Conv_{i}"]["kernel"][-1] for i in range(8)]
+    assert outs == [32, 64, 64, 64, 64, 64, 32, 32]  # 4 blocks down, 4 up

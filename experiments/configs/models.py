@@ -1,9 +1,14 @@
-"""Model settings of each family, as in the GENESIS paper (``../shared/specs/genesis.md``)."""
+"""Model settings of each family, as in the GENESIS paper (``docs/genesis.md``)."""
 
 import ml_collections
 from ml_collections import config_dict
 
-GENESIS_ENCODER = {"enc_channels": (32, 32, 64, 64, 64), "enc_strides": (1, 2, 1, 2, 1)}
+#: the mask encoder and decoder (decoder strides mirror the encoder's)
+GENESIS_ENCODER = {
+    "enc_channels": (32, 32, 64, 64, 64),
+    "enc_strides": (1, 2, 1, 2, 1),
+    "dec_channels": (64, 32, 32, 32, 32),
+}
 
 
 def model_config(name: str, image_size: int, num_slots: int) -> ml_collections.ConfigDict:
@@ -16,6 +21,8 @@ def model_config(name: str, image_size: int, num_slots: int) -> ml_collections.C
         m.bg_sigma = config_dict.placeholder(float)  # None: every component uses sigma
     elif name in ("dc_vae", "bd_vae"):
         m.update(latent=64, sigma=0.7, **GENESIS_ENCODER)
+        if name == "bd_vae":
+            del m.dec_channels  # its decoder is the broadcast decoder
     else:
         raise ValueError(f"no model settings for {name!r}")
     return m
@@ -32,6 +39,7 @@ def monet_original(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     c.optim.name = "rmsprop"
     c.optim.learning_rate = 1e-4
     c.batch_size = 64
+    c.num_steps = 1_000_000  # Burgess et al. train for 1M steps
     return c
 
 

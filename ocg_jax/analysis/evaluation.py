@@ -23,22 +23,31 @@ from ocg_jax.models.base import sample_fn
 EXTRACTORS = ("scene_net", "inception")
 
 
+#: what the probes read: ``model.features(outputs, sample=...)``
+PROBE_FEATURES = {"sample": "posterior samples", "mean": "posterior means"}
+
+
 @functools.cache
-def _eval_fn(recipe):
+def _eval_fn(recipe, sample: bool):
     """Jitted ``(state, batch, rng) -> (scores {name: [B]}, features [B, D])``: the recipe's
     evaluation of a batch and the model's features of its outputs."""
 
     def fn(state, batch, rng):
         scores, out = recipe.eval_step(state, batch, rng)
-        return scores, recipe.model.features(out)
+        return scores, recipe.model.features(out, sample=sample)
 
     return jax.jit(fn)
 
 
-def make_eval_batch(run: Run):
+def make_eval_batch(run: Run, probe_features: str = "sample"):
     """``(images uint8 [B,H,W,C], masks [B,H,W], rng) -> (scores {name: [B]}, features [B, D])``."""
-    fn = _eval_fn(run.recipe)
+    fn = _eval_fn(run.recipe, probe_features == "sample")
     return lambda images, masks, rng: fn(run.state, {"image": images, "mask": masks}, rng)
+
+
+def default_feature_net_steps(num_train: int) -> int:
+    """3,000 steps of 64 (the full sets), fewer for small sets: 20 epochs, at least 300."""
+    return min(3000, max(300, 20 * num_train // 64))
 
 
 def _batches(num: int, size: int, desc: str, progress: bool):
@@ -73,12 +82,22 @@ def sample_images(run: Run, num: int, batch_size: int, seed: int = 0, progress=F
 
 
 def get_extractor(
-    run: Run, name: str, inception_weights: str | None = None, feature_net_steps: int = 3000
+    run: Run,
+    name: str,
+    inception_weights: str | None = None,
+    feature_net_steps: int | None = None,
+    progress: bool = False,
 ):
-    """The feature extractor ``name`` for ``run``'s dataset (see ``EXTRACTORS``)."""
+    """The feature extractor ``name`` for ``run``'s dataset (see ``EXTRACTORS``);
+    ``feature_net_steps`` None: ``default_feature_net_steps`` of the train split."""
     if name == "scene_net":
         data = run.config.data
-        return scene_features(data.name, data.config, run.data_dir, steps=feature_net_steps)
+        if feature_net_steps is None:
+            train = load_source(data.name, data.config, "train", run.data_dir, prepare=False)
+            feature_net_steps = default_feature_net_steps(len(train))
+        return scene_features(
+            data.name, data.config, run.data_dir, steps=feature_net_steps, progress=progress
+        )
     if name == "inception":
         if not inception_weights:
             raise ValueError("the inception extractor needs --inception_weights=FILE (see README)")
@@ -96,9 +115,10 @@ def evaluate_run(
     fd_samples: int = 1000,
     extractor: str = "scene_net",
     inception_weights: str | None = None,
-    feature_net_steps: int = 3000,
+    feature_net_steps: int | None = None,
     probe_train_images: int = 1000,
     probe_test_images: int = 500,
+    probe_features: str = "sample",
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
@@ -106,7 +126,12 @@ def evaluate_run(
 
     ``fd_images`` / ``fd_samples`` = 0 skips the Fréchet distance, ``probe_train_images``
     = 0 the probes.  The paper uses 320 images for segmentation and 10,000 / 10,000 for FID.
+    Sizes larger than their split are cut to it, with a note (printed with ``progress``, and
+    in the result's ``notes``).  ``probe_features``: ``"sample"`` (the original's) or
+    ``"mean"``.
     """
+    if probe_features not in PROBE_FEATURES:
+        raise ValueError(f"probe_features must be one of {sorted(PROBE_FEATURES)}")
     if extractor not in EXTRACTORS:
         raise ValueError(f"unknown feature extractor {extractor!r}; known: {EXTRACTORS}")
     if fd_images and fd_samples and extractor == "inception" and not inception_weights:
@@ -119,18 +144,28 @@ def evaluate_run(
         )
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
     train = load_source(data.name, data.config, "train", run.data_dir, prepare=False)
-    wanted = [("num_images", num_images, source)]
-    if fd_images and fd_samples:
-        wanted.append(("fd_images", fd_images, source))
-    if probe_train_images and probe_test_images:
-        wanted += [("probe_test_images", probe_test_images, source)]
-        wanted += [("probe_train_images", probe_train_images, train)]
-    for what, n, src in wanted:
-        if n > len(src):
-            raise ValueError(f"{what}={n} but the split holds only {len(src)} images")
     if num_images < 1:
         raise ValueError(f"num_images must be >= 1, got {num_images}")
-    eval_batch = make_eval_batch(run)
+    notes = []
+
+    def clip(what: str, n: int, src, split_name: str) -> int:
+        if n <= len(src):
+            return n
+        notes.append(
+            f"{what}={n} is more than the {len(src)} images of the {split_name} split; "
+            f"using {len(src)}"
+        )
+        if progress:
+            print(f"note: {notes[-1]}")
+        return len(src)
+
+    num_images = clip("num_images", num_images, source, split)
+    if fd_images and fd_samples:
+        fd_images = clip("fd_images", fd_images, source, split)
+    if probe_train_images and probe_test_images:
+        probe_test_images = clip("probe_test_images", probe_test_images, source, split)
+        probe_train_images = clip("probe_train_images", probe_train_images, train, "train")
+    eval_batch = make_eval_batch(run, probe_features)
     probing = bool(probe_train_images and probe_test_images and has_labels(data.name))
     n_split = max(num_images, probe_test_images) if probing else num_images
     # one pass over the split: its first num_images give the scores, the probes' test set
@@ -149,17 +184,19 @@ def evaluate_run(
         "num_images": num_images,
         "metrics": {k: float(np.nanmean(v)) for k, v in scores.items()},
         "metrics_std": {k: float(np.nanstd(v)) for k, v in scores.items()},
+        "notes": notes,
     }
     if fd_images and fd_samples:
-        feat = get_extractor(run, extractor, inception_weights, feature_net_steps)
-        test = load_examples(source, fd_images, ["image"])["image"].astype(np.float32) / 255.0
-        ref = load_examples(train, min(fd_images, len(train)), ["image"])["image"] / 255.0
+        feat = get_extractor(run, extractor, inception_weights, feature_net_steps, progress)
+        unit = lambda x: run.model.input_spec.to_unit(run.model.input_spec.preprocess(x))
+        test = unit(load_examples(source, fd_images, ["image"])["image"])
+        ref = unit(load_examples(train, min(fd_images, len(train)), ["image"])["image"])
         samples = sample_images(run, fd_samples, batch_size, seed, progress)
         f_test = feat(test)
         result["frechet"] = {
             "extractor": feat.name,
             "test_vs_samples": frechet_distance(f_test, feat(samples)),
-            "test_vs_train": frechet_distance(f_test, feat(ref.astype(np.float32))),
+            "test_vs_train": frechet_distance(f_test, feat(ref)),
             "num_test_images": fd_images,
             "num_samples": fd_samples,
         }
@@ -172,6 +209,7 @@ def evaluate_run(
         y_te = scene_labels(data.name, load_examples(source, probe_test_images))
         pixels = lambda x: x.reshape(len(x), -1).astype(np.float32) / 255.0
         result["probes"] = {
+            "features": PROBE_FEATURES[probe_features],
             "train_images": probe_train_images,
             "test_images": probe_test_images,
             "latents": run_probes(f_tr, y_tr, f_te, y_te, seed=seed),

@@ -8,7 +8,10 @@ The loader's position is ``loader.get_state()`` / ``set_state`` (JSON-able);
 the train loop checkpoints it with the train state.
 """
 
+import contextlib
+import io
 import json
+import logging
 from collections.abc import Sequence
 
 import grain
@@ -33,21 +36,40 @@ def load_source(
     Raises ``FileNotFoundError`` naming the directory when the dataset is not
     prepared and ``prepare`` is False.
     """
-    builder = get_builder(name, config, data_dir)
-    if not builder.is_prepared():
+    builder = _quietly(get_builder, name, config, data_dir)
+    if not _quietly(builder.is_prepared):
         if not prepare:
             raise FileNotFoundError(
                 f"dataset {name}/{config} is not prepared in {builder.data_dir}; set "
                 "config.data.prepare=True to generate it, or point config.data.data_dir "
                 "at the directory that holds it"
             )
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+        what = (
+            "converting your files"
+            if name == "multi_object"
+            else "generating it (nothing is downloaded)"
         )
+        print(f"dataset {name}/{config} is not in {builder.data_dir} yet: {what}", flush=True)
+        config_ = tfds.download.DownloadConfig(manual_dir=manual_dir)
+        _quietly(builder.download_and_prepare, download_config=config_)
     splits = list(builder.info.splits.keys())
     if split not in splits:
         raise ValueError(f"dataset {name}/{config} has no split {split!r}; it has {splits}")
     return builder.as_data_source(split=split)
+
+
+def _quietly(fn, *args, **kwargs):
+    """``fn(...)`` without tfds's download wording ("Downloading and preparing dataset", on
+    stdout) and its warning that a new dataset has no ``dataset_info.json`` yet; progress
+    bars (stderr) stay."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return fn(*args, **kwargs)
+    finally:
+        logger.setLevel(level)
 
 
 def load_examples(

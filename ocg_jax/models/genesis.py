@@ -58,6 +58,7 @@ class GenesisNet(nn.Module):
     sigma: float = 0.7
     enc_channels: Sequence[int] = (32, 32, 64, 64, 64)
     enc_strides: Sequence[int] = (1, 2, 1, 2, 1)
+    dec_channels: Sequence[int] = (64, 32, 32, 32, 32)  # mask decoder; strides mirror enc's
 
     def setup(self):
         if self.variant not in ("genesis", "genesis_s"):
@@ -69,7 +70,11 @@ class GenesisNet(nn.Module):
         self.posterior = GaussianLSTM(128, self.zm_dim, head="posterior")
         self.mask_prior = GaussianLSTM(256, self.zm_dim, head="prior")
         self.mask_decoder = GatedDeconvDecoder(
-            self.image_size, self.enc_channels, self.enc_strides, out_channels=1
+            self.image_size,
+            self.dec_channels,
+            tuple(self.enc_strides)[::-1],
+            base_channels=self.enc_channels[-1],
+            out_channels=1,
         )
         if self.variant == "genesis":
             self.comp_encoder = ComponentEncoder(self.zc_dim)
@@ -174,11 +179,11 @@ class Genesis(LinenFamily):
     def kl_terms(self) -> tuple[str, ...]:
         return ("kl_m", "kl_c") if self.net.variant == "genesis" else ("kl_m",)
 
-    def features(self, outputs: GenesisOutputs) -> Array:
-        """``[B, D]``: posterior means of z^m_{1..K-1} and z^c_{1..K} (GENESIS-S: all z^m)."""
-        b = outputs.zm_mean.shape[0]
-        if outputs.zc_mean is None:
-            return outputs.zm_mean.reshape(b, -1)
-        return jnp.concatenate(
-            [outputs.zm_mean[:, :-1].reshape(b, -1), outputs.zc_mean.reshape(b, -1)], axis=-1
-        )
+    def features(self, outputs: GenesisOutputs, *, sample: bool = True) -> Array:
+        """``[B, D]``: z^m_{1..K-1} and z^c_{1..K} (GENESIS-S: all z^m), posterior samples as
+        the original's ``get_features``, or posterior means with ``sample=False``."""
+        zm, zc = (outputs.zm, outputs.zc) if sample else (outputs.zm_mean, outputs.zc_mean)
+        b = zm.shape[0]
+        if zc is None:
+            return zm.reshape(b, -1)
+        return jnp.concatenate([zm[:, :-1].reshape(b, -1), zc.reshape(b, -1)], axis=-1)

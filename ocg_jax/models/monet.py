@@ -94,7 +94,9 @@ class MonetNet(nn.Module):
             # a generic kernel (MONet b4 step 8.9 s); unrolled they get the fast Eigen layout
             unroll=self.num_slots - 1,
         )
-        self.attention = scan(tuple(self.unet_channels[:blocks]))
+        # the last ``blocks`` widths, as the original's U-Net: 32,64,64,64 down (64,64,32,32
+        # up) at 32 px from the 5-block 32,32,64,64,64
+        self.attention = scan(tuple(self.unet_channels[-blocks:]))
         self.encoder = ComponentEncoder(self.zc_dim, activation=nn.relu)
         self.decoder = BroadcastDecoder(
             self.image_size,
@@ -152,6 +154,7 @@ class Monet(LinenFamily):
     name: str = "monet"
     kl_terms: tuple[str, ...] = ("kl_m", "kl_c")
 
-    def features(self, outputs: MonetOutputs) -> Array:
-        """``[B, K * Dc]``: the posterior means of every component."""
-        return outputs.zc_mean.reshape(outputs.zc_mean.shape[0], -1)
+    def features(self, outputs: MonetOutputs, *, sample: bool = True) -> Array:
+        """``[B, K * Dc]``: every component's posterior sample (or mean, ``sample=False``)."""
+        z = outputs.zc if sample else outputs.zc_mean
+        return z.reshape(z.shape[0], -1)

@@ -60,7 +60,8 @@ class SceneNetFamily:
         del rng, train  # deterministic, no batch statistics
         return self.net.apply(variables, images), {}
 
-    def features(self, outputs: SceneOutputs) -> Array:
+    def features(self, outputs: SceneOutputs, *, sample: bool = True) -> Array:
+        del sample  # deterministic
         return outputs.features
 
 

@@ -40,6 +40,7 @@ class VAENet(nn.Module):
     sigma: float = 0.7
     enc_channels: Sequence[int] = (32, 32, 64, 64, 64)
     enc_strides: Sequence[int] = (1, 2, 1, 2, 1)
+    dec_channels: Sequence[int] = (64, 32, 32, 32, 32)  # DC-VAE; strides mirror enc's
     bd_hidden: int = 64  # BD-VAE: broadcast decoder width, depth and output channels
     bd_layers: int = 4
     bd_outputs: int = 64
@@ -51,7 +52,12 @@ class VAENet(nn.Module):
         self.head = nn.Dense(2 * self.latent)
         if self.decoder == "deconv":
             self.dec = GatedDeconvDecoder(
-                self.image_size, self.enc_channels, self.enc_strides, out_channels=3, norm=False
+                self.image_size,
+                self.dec_channels,
+                tuple(self.enc_strides)[::-1],
+                base_channels=self.enc_channels[-1],
+                out_channels=3,
+                norm=False,
             )
         else:
             self.dec = BroadcastDecoder(
@@ -89,6 +95,6 @@ class VAE(LinenFamily):
     name: str = "dc_vae"
     kl_terms: tuple[str, ...] = ("kl",)
 
-    def features(self, outputs: VAEOutputs) -> Array:
-        """``[B, D]``: the posterior mean."""
-        return outputs.z_mean
+    def features(self, outputs: VAEOutputs, *, sample: bool = True) -> Array:
+        """``[B, D]``: the posterior sample (or mean, ``sample=False``)."""
+        return outputs.z if sample else outputs.z_mean

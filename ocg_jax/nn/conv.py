@@ -88,8 +88,9 @@ class GatedDense(nn.Module):
 class GatedConvEncoder(nn.Module):
     """GENESIS mask encoder: ``[B, H, W, C] -> [B, out_features]``.
 
-    Gated 5x5 convs with ``channels`` / ``strides``, then one gated layer whose
-    kernel covers the remaining map (a dense layer, see ``GatedDense``).
+    Gated 5x5 convs with ``channels`` / ``strides`` (BatchNorm on both branches if
+    ``norm``), then one gated layer whose kernel covers the remaining map (a dense
+    layer, see ``GatedDense``), without normalisation as in the original.
     """
 
     channels: Sequence[int] = (32, 32, 64, 64, 64)
@@ -101,20 +102,24 @@ class GatedConvEncoder(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         for c, s in zip(self.channels, self.strides, strict=True):
             x = GatedConv(c, 5, s, self.norm)(x, train=train)
-        return GatedDense(self.out_features, self.norm)(x, train=train)
+        return GatedDense(self.out_features, norm=False)(x, train=train)
 
 
 class GatedDeconvDecoder(nn.Module):
-    """GENESIS mask decoder, mirroring ``GatedConvEncoder``.
+    """GENESIS mask decoder (and DC-VAE's), mirroring ``GatedConvEncoder``.
 
-    ``[N, D] -> [N, H, W, out_channels]`` (linear output, no activation).  The
-    first gated layer maps ``z`` to a ``base x base`` map (the transposed conv
-    from 1x1 with a ``base``-sized kernel, run as a dense layer).
+    ``[N, D] -> [N, H, W, out_channels]`` (linear output, no activation).  A first gated
+    layer without normalisation maps ``z`` to a ``base x base x base_channels`` map (the
+    original's transposed conv from 1x1 with a ``base``-sized kernel, run as a dense
+    layer), then gated 5x5 transposed convs with output ``channels`` and ``strides``
+    (64, 32, 32, 32, 32 and 1, 2, 1, 2, 1 at 64 px: the first stride-2 layer is 64 -> 32),
+    then a 1x1 conv.
     """
 
     image_size: int
-    channels: Sequence[int] = (32, 32, 64, 64, 64)
+    channels: Sequence[int] = (64, 32, 32, 32, 32)
     strides: Sequence[int] = (1, 2, 1, 2, 1)
+    base_channels: int = 64
     out_channels: int = 1
     norm: bool = True
 
@@ -123,14 +128,10 @@ class GatedDeconvDecoder(nn.Module):
         down = 1
         for s in self.strides:
             down *= s
-        base = self.image_size // down
-        c0 = self.channels[-1]
-        # the transposed conv from 1x1: dense to [base, base, 2 * c0], per-channel BN, gate
-        y = nn.Dense(base * base * 2 * c0, use_bias=not self.norm)(z)
-        x = _gate(y.reshape(z.shape[0], base, base, 2 * c0), self.norm, train)
-        # mirror: output channels of layer i are the encoder's input channels of layer i
-        outs = list(self.channels[:-1])[::-1] + [self.channels[0]]
-        for c, s in zip(outs, list(self.strides)[::-1], strict=True):
+        base, c0 = self.image_size // down, self.base_channels
+        y = nn.Dense(base * base * 2 * c0)(z)
+        x = layers.gate(y.reshape(z.shape[0], base, base, 2 * c0))
+        for c, s in zip(self.channels, self.strides, strict=True):
             x = GatedUpConv(c, 5, s, self.norm)(x, train=train)
         return layers.Conv(self.out_channels, (1, 1), name="Conv_0")(x)
 

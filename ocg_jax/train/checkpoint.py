@@ -2,8 +2,13 @@
 
 The metadata names the model and its config; restoring into a run of another
 model raises a clear error instead of a tree-structure mismatch deep in orbax.
+A checkpoint that cannot be read (a crash while writing, a damaged disk) is moved
+aside to ``<directory>.unreadable/`` and the next older one restored; nothing is
+deleted.
 """
 
+import shutil
+import time
 from pathlib import Path
 
 import jax
@@ -16,15 +21,24 @@ class CheckpointMismatchError(ValueError):
     """The workdir holds a checkpoint of a different model or configuration."""
 
 
+class UnreadableCheckpointError(FileNotFoundError):
+    """No checkpoint in the directory could be read."""
+
+
 class Checkpointer:
     """Saves every ``save_every`` steps (and when forced); keeps ``max_to_keep``."""
 
     def __init__(self, directory: str | Path, *, save_every: int, max_to_keep: int = 3):
         self.directory = Path(directory).absolute()
         self.save_every = save_every
-        self._mngr = ocp.CheckpointManager(
+        self.max_to_keep = max_to_keep
+        self.skipped: list[str] = []  # what restore() found unreadable, one line each
+        self._mngr = self._manager()
+
+    def _manager(self) -> ocp.CheckpointManager:
+        return ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            options=ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, create=True),
             item_handlers={  # handlers up front, so item_metadata can read the stored shapes
                 "state": ocp.StandardCheckpointHandler(),
                 "loader": ocp.JsonCheckpointHandler(),
@@ -62,13 +76,46 @@ class Checkpointer:
         ]
 
     def restore(self, target: TrainState, meta: dict, step: int | None = None):
-        """``(state, loader_state)`` at ``step`` (default latest), shaped like ``target``.
+        """``(state, loader_state)`` at ``step``, shaped like ``target``.
 
-        Raises ``CheckpointMismatchError`` if the stored model/config differ from ``meta``.
+        Without ``step``: the newest readable checkpoint; unreadable newer ones are moved to
+        ``<directory>.unreadable/`` and named in ``self.skipped``.  Raises
+        ``CheckpointMismatchError`` if the stored model/config differ from ``meta``, and
+        ``UnreadableCheckpointError`` if no checkpoint can be read.
         """
-        step = self.latest_step() if step is None else step
-        if step is None:
+        if step is not None:
+            return self._restore(target, meta, step)
+        if self.latest_step() is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        while (latest := self.latest_step()) is not None:
+            try:
+                return self._restore(target, meta, latest)
+            except CheckpointMismatchError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any failure to read: try the one before
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                moved = self._move_aside(latest)
+                self.skipped.append(
+                    f"checkpoint {latest} is unreadable ({type(e).__name__}: {first}); "
+                    f"moved it to {moved} and tried the one before"
+                )
+        raise UnreadableCheckpointError(
+            f"no readable checkpoint in {self.directory}: "
+            + "; ".join(self.skipped)
+            + ". Start afresh in a new --workdir (nothing was deleted)"
+        )
+
+    def _move_aside(self, step: int) -> Path:
+        """Move checkpoint ``step`` out of orbax's sight (never delete it); returns where."""
+        self._mngr.close()
+        aside = self.directory.parent / f"{self.directory.name}.unreadable"
+        aside.mkdir(exist_ok=True)
+        dest = aside / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+        shutil.move(str(self.directory / str(step)), str(dest))
+        self._mngr = self._manager()
+        return dest
+
+    def _restore(self, target: TrainState, meta: dict, step: int):
         stored = self.read_meta(step)
         for key in ("model", "model_config"):
             if stored.get(key) != meta.get(key):

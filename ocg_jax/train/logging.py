@@ -11,16 +11,42 @@ from tqdm.auto import tqdm
 from ocg_jax import viz
 
 
+def trim_metrics(path: Path, last_step: int) -> int:
+    """Move the rows of ``path`` (metrics.jsonl) logged after ``last_step`` to
+    ``metrics.discarded.jsonl`` beside it; returns how many moved.  A run resumed from the
+    checkpoint at ``last_step`` logs those steps again, so the log then reads as one run."""
+    if not path.exists():
+        return 0
+    keep, drop = [], []
+    for line in path.read_text().splitlines():
+        try:
+            late = json.loads(line)["step"] > last_step
+        except (ValueError, KeyError, TypeError):  # a line cut short by a crash
+            late = True
+        (drop if late else keep).append(line)
+    if drop:
+        with open(path.with_name("metrics.discarded.jsonl"), "a") as f:
+            f.write("\n".join(drop) + "\n")
+        tmp = path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        tmp.replace(path)
+    return len(drop)
+
+
 class RunLogger:
-    """Writes scalars to ``metrics.jsonl`` and TensorBoard, images to ``images/`` and TB."""
+    """Writes scalars to ``metrics.jsonl`` and TensorBoard, images to ``images/`` and TB.
+
+    Starting at ``initial_step`` (a resumed run), rows logged after it by an earlier
+    process are moved aside (``trim_metrics``) and TensorBoard purges its later events."""
 
     def __init__(
         self, workdir: str | Path, *, total_steps: int, initial_step: int = 0, progress: bool = True
     ):
         self.workdir = Path(workdir)
         (self.workdir / "images").mkdir(parents=True, exist_ok=True)
+        self.discarded = trim_metrics(self.workdir / "metrics.jsonl", initial_step)
         self._jsonl = open(self.workdir / "metrics.jsonl", "a")  # noqa: SIM115
-        self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+        self._tb = SummaryWriter(str(self.workdir / "tensorboard"), purge_step=initial_step + 1)
         self._bar = tqdm(
             total=total_steps,
             initial=initial_step,

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -40,6 +41,22 @@ def _json_config(config: ml_collections.ConfigDict) -> str:
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
+def _check_data_dir(data) -> str | None:
+    """``config.data.data_dir``, or None for tfds's default; an empty string is refused (it
+    would silently mean ``~/tensorflow_datasets``)."""
+    if data.data_dir is not None and not str(data.data_dir).strip():
+        raise ValueError(
+            "config.data.data_dir is empty; leave it unset for tfds's default "
+            "(~/tensorflow_datasets) or give a directory"
+        )
+    return data.data_dir
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        print(text, flush=True)
+
+
 def train_and_evaluate(
     config: ml_collections.ConfigDict,
     workdir: str | Path,
@@ -47,20 +64,23 @@ def train_and_evaluate(
     mesh: jax.sharding.Mesh | None = None,
     progress: bool = True,
 ) -> TrainState:
-    """Train ``config`` in ``workdir`` (resuming if it holds a checkpoint); return the state."""
+    """Train ``config`` in ``workdir`` (resuming if it holds a checkpoint); return the state.
+
+    Everything that can be checked (model, recipe, data, the first validation batch) is
+    checked before ``workdir`` is touched, so a failed start leaves nothing behind.  With
+    ``progress``, a bar, and a line on where the run's output is.
+    """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     mesh = make_mesh() if mesh is None else mesh
     model = get_model(config.model)
     recipe = build(model, config)
     train_step = compile_train_step(recipe, mesh)
     data = config.data
-    data_dir = data.data_dir or None
     source = functools.partial(
         load_source,
         data.name,
         data.config,
-        data_dir=data_dir,
+        data_dir=_check_data_dir(data),
         prepare=data.prepare,
         manual_dir=data.get("manual_dir"),
     )
@@ -73,26 +93,51 @@ def train_and_evaluate(
         fields=recipe.fields,
         num_threads=data.num_threads,
     )
+    shape = model.input_spec.shape
+    val = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
+    check_image_batch(val["image"], shape)
+    val = jax.device_put(val, batch_sharding(mesh))
 
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
     )
     meta = run_meta(config)
-    if ckpt.latest_step() is not None:  # resume: restore into shapes, no initialisation
-        state, loader_state = ckpt.restore(abstract_train_state(recipe, mesh), meta)
-        loader.set_state(loader_state)
-    else:
-        state = create_train_state(recipe, jax.random.PRNGKey(config.seed), mesh)
+    try:
+        if ckpt.latest_step() is not None:  # resume: restore into shapes, no initialisation
+            state, loader_state = ckpt.restore(abstract_train_state(recipe, mesh), meta)
+            loader.set_state(loader_state)
+            for line in ckpt.skipped:
+                print(f"warning: {line}", flush=True)
+        else:
+            state = create_train_state(recipe, jax.random.PRNGKey(config.seed), mesh)
+    except BaseException:
+        ckpt.close()
+        raise
     (workdir / "config.json").write_text(_json_config(config))
 
     start = int(state.step)
-    shape = model.input_spec.shape
-    val = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
-    check_image_batch(val["image"], shape)
-    val = jax.device_put(val, batch_sharding(mesh))
+    if start >= config.num_steps:
+        ckpt.close()
+        _say(
+            progress,
+            f"{workdir} is already complete at step {start} (num_steps="
+            f"{config.num_steps}); raise --config.num_steps to train on",
+        )
+        return state
+    if start:
+        _say(progress, f"resuming {workdir} from step {start}")
     logger = RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
     pending: list[tuple[int, dict]] = []
     last_good = ckpt.latest_step()
+
+    def stop(what: str, step: int, row: dict):
+        shown = ", ".join(f"{k}={float(v):.4g}" for k, v in row.items())
+        where = (
+            f"the last good checkpoint is step {last_good} in {ckpt.directory}"
+            if last_good is not None
+            else "no checkpoint was written yet"
+        )
+        raise NonFiniteLossError(f"{what} at step {step} ({shown}); stopping: {where}")
 
     def flush():
         """Fetch pending metrics (one host sync), check them, log the means."""
@@ -102,13 +147,9 @@ def train_and_evaluate(
         rows = jax.device_get(list(rows))
         pending.clear()
         for s, row in zip(steps, rows, strict=True):
-            bad = {k: float(row[k]) for k in recipe.finite if not math.isfinite(float(row[k]))}
+            bad = [k for k in recipe.finite if not math.isfinite(float(row[k]))]
             if bad:
-                shown = ", ".join(f"{k}={float(v):.4g}" for k, v in row.items())
-                raise NonFiniteLossError(
-                    f"{', '.join(bad)} is not finite at step {s} ({shown}); stopping."
-                    f" The last good checkpoint is step {last_good} in {ckpt.directory}"
-                )
+                stop(f"{', '.join(bad)} is not finite", s, row)
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
         logger.scalars(steps[-1], mean)
         logger.progress(steps[-1], {k: mean[k] for k in recipe.progress if k in mean})
@@ -125,6 +166,8 @@ def train_and_evaluate(
                 flush()
             if step % config.eval_every == 0 or last or step == 1:  # step 1: a baseline
                 flush()
+                if not _finite(state.params):
+                    stop("the parameters are not finite after the update", step, {})
                 evaluate_and_draw(recipe, state, val, logger, step, config.seed)
             if ckpt.should_save(step) or last:
                 flush()
@@ -134,7 +177,24 @@ def train_and_evaluate(
         ckpt.wait()
         ckpt.close()
         logger.close()
+    _say(
+        progress,
+        f"trained to step {int(state.step)}; the run is in {workdir}: metrics.jsonl, "
+        "images/, tensorboard/ and checkpoints/ (evaluate it with "
+        f"python -m experiments.evaluate --workdir={workdir})",
+    )
     return state
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    return jax.tree.reduce(
+        lambda a, b: a & b, jax.tree.map(lambda x: jnp.all(jnp.isfinite(x)), tree), True
+    )
+
+
+def _finite(tree) -> bool:
+    return bool(_all_finite(tree))
 
 
 def evaluate_and_draw(

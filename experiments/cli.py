@@ -1,0 +1,91 @@
+"""What the launchers share: huge pages, config-key checks, one line for a user's error.
+
+    if __name__ == "__main__":
+        cli.run(main)
+
+An error a user can fix (an unknown config key, a missing run or checkpoint, a bad
+value) is printed as one line and the launcher exits with status 2; a traceback
+means a bug.  ``OCG_JAX_TRACEBACK=1`` shows the traceback of every error.
+"""
+
+import difflib
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from absl import app
+
+from ocg_jax.platform.hugepages import reexec_with_huge_pages
+
+ROOT = Path(__file__).resolve().parents[1]
+_PACKAGES = (str(ROOT / "ocg_jax"), str(ROOT / "experiments"))
+#: what our own code raises for bad input (raised elsewhere, the same types are bugs)
+_USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FloatingPointError)
+
+
+class UsageError(Exception):
+    """A launcher's input is wrong; its message says how."""
+
+
+def _key_paths(cfg, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in cfg.items():
+        path = f"{prefix}{k}"
+        out.append(path)
+        if hasattr(v, "items"):
+            out += _key_paths(v, f"{path}.")
+    return out
+
+
+def _load_config(spec: str):
+    path, _, variant = spec.partition(":")
+    if not Path(path).is_file():
+        raise UsageError(f"config file {path!r} not found")
+    module_spec = importlib.util.spec_from_file_location("_ocg_config", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.get_config(variant) if variant else module.get_config()
+
+
+def check_config_overrides(argv: list[str]) -> None:
+    """Raise ``UsageError`` for ``--config.KEY=...`` overrides whose key the config does not
+    have, naming the close matches (ml_collections would raise deep in flag parsing)."""
+    spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
+    keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+    if spec is None or not keys:
+        return
+    known = _key_paths(_load_config(spec))
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UsageError(f"unknown config key {key!r}{hint}")
+
+
+def _raised_by_us(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and frames[-1].filename.startswith(_PACKAGES)
+
+
+def run(main, *, huge_pages: bool = True) -> None:
+    """``absl.app.run(main)`` with the checks above; re-executes with huge pages first when
+    ``huge_pages`` (launchers that run XLA; see ``ocg_jax/platform/hugepages.py``)."""
+    if huge_pages:
+        reexec_with_huge_pages()
+    show = os.environ.get("OCG_JAX_TRACEBACK", "") not in ("", "0")
+    try:
+        check_config_overrides(sys.argv)
+        app.run(main)
+    except UsageError as e:
+        _fail(e)
+    except _USER_ERRORS as e:
+        if show or not _raised_by_us(e):
+            raise
+        _fail(e.args[0] if isinstance(e, KeyError) and e.args else e)
+
+
+def _fail(message) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
