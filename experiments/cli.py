@@ -15,9 +15,21 @@ import sys
 import traceback
 from pathlib import Path
 
-from absl import app
+from absl import app, flags
 
 from ocg_jax.platform.hugepages import reexec_with_huge_pages
+
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "multi-process runs: host:port of process 0's coordinator"
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "multi-process runs: how many")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "multi-process runs: this one's index")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed",
+    False,
+    "call jax.distributed.initialize() even without the three flags above (SLURM, TPU pod "
+    "slices and other clusters JAX detects give it their own settings)",
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 _PACKAGES = (str(ROOT / "ocg_jax"), str(ROOT / "experiments"))
@@ -62,6 +74,23 @@ def check_config_overrides(argv: list[str]) -> None:
             close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise UsageError(f"unknown config key {key!r}{hint}")
+
+
+def init_distributed() -> bool:
+    """``jax.distributed.initialize`` with the flags given (unset ones left to JAX's cluster
+    detection), when any of them is set or ``--distributed``; call it first in ``main``.
+    Returns whether it initialised."""
+    given = {
+        "coordinator_address": _COORDINATOR.value,
+        "num_processes": _NUM_PROCESSES.value,
+        "process_id": _PROCESS_ID.value,
+    }
+    if not _DISTRIBUTED.value and all(v is None for v in given.values()):
+        return False
+    import jax
+
+    jax.distributed.initialize(**{k: v for k, v in given.items() if v is not None})
+    return True
 
 
 def _raised_by_us(exc: BaseException) -> bool:

@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from ocg_jax.data.pipeline import ShardedLoader, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.recipes import build, compile_train_step
-from ocg_jax.train.sharding import make_mesh, shard_batch
+from ocg_jax.train.sharding import batch_sharding, make_mesh, shard_batch
 from ocg_jax.train.state import create_train_state
 
 
@@ -115,4 +116,56 @@ def time_train_step(
         "images_per_s": round(batch_size / median, 2),
         # fresh pages the kernel mapped per step (see ocg_jax/platform/hugepages.py)
         "page_faults_per_step": round(faults / steps),
+    }
+
+
+def time_loop(
+    config: ml_collections.ConfigDict, batch_size: int, steps: int = 10, warmup: int = 2
+) -> dict:
+    """``{loop_step_ms_median, fixed_batch_step_ms_median, loop_over_step, loop_window}``:
+    the training loop's step on the config's own data (its loader, threads and device
+    prefetch) as ``train_and_evaluate`` runs it, with no host sync inside a window of
+    ``loop_window = max(1, steps // 10)`` steps and one at its end (the loop's log step);
+    the median over windows of their time per step.  Windows alternate with windows of
+    the same step on one fixed batch, so that the ratio of the two medians (the cost of
+    the input side) is not the machine's drift between two measurements."""
+    data = config.data
+    model = get_model(config.model)
+    mesh = make_mesh()
+    recipe = build(model, config)
+    source = load_source(
+        data.name, data.config, "train", data.data_dir or None, data.prepare, data.get("manual_dir")
+    )
+    loader = ShardedLoader(
+        source,
+        batch_size=batch_size,
+        sharding=batch_sharding(mesh),
+        seed=config.seed,
+        fields=recipe.fields,
+        num_threads=data.num_threads,
+        device_prefetch=data.get("device_prefetch", 2),
+    )
+    state = create_train_state(recipe, jax.random.PRNGKey(0), mesh)
+    step = compile_train_step(recipe, mesh)
+    fixed = next(loader)
+    for _ in range(warmup):
+        state, metrics = step(state, next(loader))
+    jax.block_until_ready((state, metrics))
+    window = max(1, steps // 10)
+    times = {"loop": [], "fixed": []}
+    for _ in range(max(1, steps // window)):
+        for kind, batches in (("loop", loader), ("fixed", iter(lambda: fixed, None))):
+            t0 = time.perf_counter()
+            pending = []
+            for _ in range(window):
+                state, metrics = step(state, next(batches))
+                pending.append(metrics)
+            jax.device_get(pending)  # the log step's one sync
+            times[kind].append((time.perf_counter() - t0) / window)
+    loop, fixed_ms = (1000 * statistics.median(times[k]) for k in ("loop", "fixed"))
+    return {
+        "loop_step_ms_median": round(loop, 1),
+        "fixed_batch_step_ms_median": round(fixed_ms, 1),
+        "loop_over_step": round(loop / fixed_ms, 3),
+        "loop_window": window,
     }

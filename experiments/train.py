@@ -2,6 +2,8 @@
 
     python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py:quick \
         --workdir=runs/quick [--config.batch_size=16 ...]
+    # one process per host (README, "Many hosts"):
+    python -m experiments.train ... --coordinator_address=HOST:PORT --num_processes=N --process_id=I
 """
 
 from absl import flags, logging
@@ -19,6 +21,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every file operation at INFO
+    cli.init_distributed()
     from ocg_jax.train.loop import train_and_evaluate
 
     train_and_evaluate(_CONFIG.value, _WORKDIR.value)

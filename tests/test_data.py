@@ -83,10 +83,11 @@ def test_loader_shards_batches_and_resumes(data_dir):
         src, batch_size=8, sharding=batch_sharding(mesh), seed=3, fields=("image", "mask")
     )
     first = next(loader)
+    assert len(loader._queue) == 2  # two more batches already on their way to the devices
     assert first["image"].shape == (8, 32, 32, 3)
     assert len(first["image"].addressable_shards) == 2
     assert first["image"].addressable_shards[0].data.shape == (4, 32, 32, 3)
-    state = loader.get_state()
+    state = loader.get_state()  # the position of the first prefetched batch, not the third
     nxt = [np.asarray(next(loader)["image"]) for _ in range(3)]
     other = ShardedLoader(
         src, batch_size=8, sharding=batch_sharding(mesh), seed=3, fields=("image", "mask")
@@ -118,3 +119,19 @@ def test_image_checks():
         spec.check(np.full((3, 2, 2, 1), 2.0, np.float32))
     with pytest.raises(ValueError, match="shape"):
         spec.check(np.zeros((3, 2, 2, 3), np.float32))
+
+
+def test_processes_read_their_rows_of_the_same_global_batches(data_dir):
+    """With P processes, process p decodes rows [p B/P, (p+1) B/P) of each global batch of
+    the one-process order: the global batches do not depend on the number of processes."""
+    import grain
+
+    from ocg_jax.data.pipeline import _ProcessRows
+
+    src = load_source("multi_dsprites", "tiny_32px", "train", data_dir)
+    ds = grain.MapDataset.source(src).seed(5).shuffle().repeat()
+    whole = [ds[i]["image"] for i in range(24)]  # three global batches of 8
+    parts = [_ProcessRows(ds, 8, 2, 2 * p) for p in range(4)]
+    for b in range(3):
+        rows = [parts[p][2 * b + r]["image"] for p in range(4) for r in range(2)]
+        np.testing.assert_array_equal(np.stack(rows), np.stack(whole[8 * b : 8 * b + 8]))

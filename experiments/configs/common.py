@@ -46,7 +46,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.manual_dir = config_dict.placeholder(str)  # multi_object: the user's TFRecord files
     c.data.eval_split = "validation"
     c.data.max_label = 4  # largest instance label in the masks
-    c.data.num_threads = 2
+    c.data.num_threads = 0  # host threads decoding examples; 0: one per core, at most 16
+    c.data.device_prefetch = 2  # batches copied to the devices ahead of the step
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "adam"

@@ -13,7 +13,11 @@ GENESIS_ENCODER = {
 
 def model_config(name: str, image_size: int, num_slots: int) -> ml_collections.ConfigDict:
     """``config.model`` for family ``name`` (see ``ocg_jax.models.registry``)."""
-    m = ml_collections.ConfigDict({"name": name, "image_size": image_size})
+    # "bfloat16": convs and matmuls in bfloat16 (accelerators), parameters, optimiser
+    # state and losses float32
+    m = ml_collections.ConfigDict(
+        {"name": name, "image_size": image_size, "compute_dtype": "float32"}
+    )
     if name in ("genesis", "genesis_s"):
         m.update(num_slots=num_slots, zm_dim=64, zc_dim=16, sigma=0.7, **GENESIS_ENCODER)
     elif name == "monet":

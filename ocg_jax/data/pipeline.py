@@ -8,10 +8,12 @@ The loader's position is ``loader.get_state()`` / ``set_state`` (JSON-able);
 the train loop checkpoints it with the train state.
 """
 
+import collections
 import contextlib
 import io
 import json
 import logging
+import os
 from collections.abc import Sequence
 
 import grain
@@ -98,12 +100,42 @@ def check_image_batch(images, image_shape: Sequence[int]) -> None:
         )
 
 
+class _ProcessRows(grain.MapDataset):
+    """This process's rows of every global batch: element ``j`` is the parent's
+    ``(j // local) * batch + offset + j % local``.  Every process walks the same global
+    order, so the global batches do not depend on the number of processes."""
+
+    def __init__(self, parent: grain.MapDataset, batch: int, local: int, offset: int):
+        super().__init__(parent)
+        self._batch, self._local, self._offset = batch, local, offset
+
+    def __len__(self) -> int:
+        return len(self._parent) // self._batch * self._local
+
+    def _index(self, j: int) -> int:
+        return (j // self._local) * self._batch + self._offset + j % self._local
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
+        return self._parent[self._index(index)]
+
+
+def default_num_threads() -> int:
+    """Host threads that read and decode examples: one per core, at most 16."""
+    return max(1, min(16, os.cpu_count() or 1))
+
+
 class ShardedLoader:
     """Iterator of global batches: grain ``MapDataset`` -> process-local numpy -> jax.Array.
 
-    Each process reads its own slice of the (seeded, shuffled, repeated) source
-    and contributes ``batch_size / process_count`` examples to a global batch
-    sharded on its first axis.
+    The (seeded, shuffled, repeated) source is cut into global batches of
+    ``batch_size``; each process reads and decodes only its own contiguous
+    ``batch_size / process_count`` rows of each (on ``num_threads`` threads, default
+    one per core) and the loader assembles them into a ``jax.Array`` sharded on its
+    first axis.  The next ``device_prefetch`` batches are already on their way to
+    the devices while a step runs; ``get_state`` is the position of the first batch
+    not yet handed out, so a checkpoint never skips what was prefetched.
     """
 
     def __init__(
@@ -116,8 +148,9 @@ class ShardedLoader:
         shuffle: bool = True,
         repeat: bool = True,
         fields: Sequence[str] = ("image",),
-        num_threads: int = 2,
+        num_threads: int | None = None,
         prefetch: int = 4,
+        device_prefetch: int = 2,
     ):
         n_proc = jax.process_count()
         num_shards = sharding.mesh.size
@@ -126,23 +159,28 @@ class ShardedLoader:
                 f"batch_size {batch_size} must be divisible by the number of "
                 f"devices ({num_shards}) and processes ({n_proc})"
             )
-        if len(source) < batch_size // n_proc:
+        if len(source) < batch_size:
             raise ValueError(
                 f"batch_size {batch_size} exceeds the {len(source)} examples of the split"
             )
         self.sharding = sharding
         self.fields = tuple(fields)
+        local = batch_size // n_proc
         ds = grain.MapDataset.source(source).seed(seed)
-        ds = ds[jax.process_index() :: n_proc]
         if shuffle:
             ds = ds.shuffle()
         if repeat:
             ds = ds.repeat()
-        ds = ds.map(self._select).batch(batch_size // n_proc, drop_remainder=True)
+        if n_proc > 1:
+            ds = _ProcessRows(ds, batch_size, local, jax.process_index() * local)
+        ds = ds.map(self._select).batch(local, drop_remainder=True)
+        threads = default_num_threads() if not num_threads else num_threads
         self._dataset = ds.to_iter_dataset(
-            grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)
+            grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)
         )
         self._iter = iter(self._dataset)
+        self._depth = device_prefetch
+        self._queue: collections.deque = collections.deque()  # (state before it, batch)
 
     def _select(self, example: dict) -> dict:
         missing = [f for f in self.fields if f not in example]
@@ -152,20 +190,29 @@ class ShardedLoader:
             )
         return {f: np.asarray(example[f]) for f in self.fields}
 
+    def _fetch(self) -> None:
+        state = self._iter.get_state()
+        local = next(self._iter)
+        batch = {
+            k: jax.make_array_from_process_local_data(self.sharding, v) for k, v in local.items()
+        }  # the copies to the devices start now; nothing waits for them
+        self._queue.append((state, batch))
+
     def __iter__(self):
         return self
 
     def __next__(self) -> dict[str, jax.Array]:
-        local = next(self._iter)
-        return {
-            k: jax.make_array_from_process_local_data(self.sharding, v) for k, v in local.items()
-        }
+        while len(self._queue) <= self._depth:
+            self._fetch()
+        return self._queue.popleft()[1]
 
     def get_state(self) -> dict:
-        """JSON-able position of the iterator."""
-        return json.loads(json.dumps(self._iter.get_state(), default=_jsonable))
+        """JSON-able position of the first batch not yet returned."""
+        state = self._queue[0][0] if self._queue else self._iter.get_state()
+        return json.loads(json.dumps(state, default=_jsonable))
 
     def set_state(self, state: dict) -> None:
+        self._queue.clear()
         self._iter.set_state(state)
 
 

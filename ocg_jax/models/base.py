@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ocg_jax.nn import layers
+
 Array = jax.Array
 Variables = dict[str, Any]
 
@@ -111,24 +113,32 @@ class LinenFamily:
     def image_shape(self) -> tuple[int, int, int]:
         return self.input_spec.shape
 
+    def _dtype(self):
+        """Mixed precision: convs and dense layers in the net's ``compute_dtype``."""
+        return layers.computing_in(getattr(self.net, "compute_dtype", "float32"))
+
     def init(self, rng: Array, batch: Array) -> Variables:
         self.input_spec.check(batch)
         p_rng, s_rng = jax.random.split(rng)
-        return self.net.init({"params": p_rng, "sample": s_rng}, batch, train=False)
+        with self._dtype():
+            return self.net.init({"params": p_rng, "sample": s_rng}, batch, train=False)
 
     def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool):
         self.input_spec.check(images)
         state = {k: v for k, v in variables.items() if k != "params"}
-        if not train or "batch_stats" not in variables:
-            out = self.net.apply(variables, images, train=train, rngs={"sample": rng})
-            return out, state
-        out, new_state = self.net.apply(
-            variables, images, train=True, rngs={"sample": rng}, mutable=["batch_stats"]
-        )
+        with self._dtype():
+            if not train or "batch_stats" not in variables:
+                out = self.net.apply(variables, images, train=train, rngs={"sample": rng})
+                return out, state
+            out, new_state = self.net.apply(
+                variables, images, train=True, rngs={"sample": rng}, mutable=["batch_stats"]
+            )
         return out, {**state, **new_state}
 
     def sample(self, variables: Variables, rng: Array, num: int) -> Any:
-        return self.net.apply(variables, num, rngs={"sample": rng}, method=type(self.net).sample)
+        with self._dtype():
+            method = type(self.net).sample
+            return self.net.apply(variables, num, rngs={"sample": rng}, method=method)
 
 
 @functools.cache

@@ -59,6 +59,7 @@ class GenesisNet(nn.Module):
     enc_channels: Sequence[int] = (32, 32, 64, 64, 64)
     enc_strides: Sequence[int] = (1, 2, 1, 2, 1)
     dec_channels: Sequence[int] = (64, 32, 32, 32, 32)  # mask decoder; strides mirror enc's
+    compute_dtype: str = "float32"  # "bfloat16": convs and matmuls (mixed precision)
 
     def setup(self):
         if self.variant not in ("genesis", "genesis_s"):

@@ -74,6 +74,7 @@ class MonetNet(nn.Module):
     unet_channels: Sequence[int] = (32, 32, 64, 64, 64)
     dec_hidden: int = 32
     dec_layers: int = 4
+    compute_dtype: str = "float32"  # "bfloat16": convs and matmuls (mixed precision)
 
     def setup(self):
         if self.num_slots < 2:

@@ -41,6 +41,7 @@ class VAENet(nn.Module):
     enc_channels: Sequence[int] = (32, 32, 64, 64, 64)
     enc_strides: Sequence[int] = (1, 2, 1, 2, 1)
     dec_channels: Sequence[int] = (64, 32, 32, 32, 32)  # DC-VAE; strides mirror enc's
+    compute_dtype: str = "float32"  # "bfloat16": convs and matmuls (mixed precision)
     bd_hidden: int = 64  # BD-VAE: broadcast decoder width, depth and output channels
     bd_layers: int = 4
     bd_outputs: int = 64

@@ -47,6 +47,13 @@ class BroadcastDecoder(nn.Module):
         )
         bias = self.param("conv0_bias", nn.initializers.zeros, (self.hidden,), jnp.float32)
         # z part: [N, hidden]; coordinate part: [H', W', hidden], shared by every item
+        dt = layers.compute_dtype()
+        z, coords, kernel, bias = (
+            z.astype(dt),
+            coords.astype(dt),
+            kernel.astype(dt),
+            bias.astype(dt),
+        )
         z_part = z @ kernel[:, :, :d].sum(axis=(0, 1))
         c_part = jax.lax.conv_general_dilated(
             coords[None],
@@ -60,4 +67,5 @@ class BroadcastDecoder(nn.Module):
             x = self.activation(
                 layers.Conv(self.hidden, (3, 3), padding="VALID", name=f"Conv_{i}")(x)
             )
-        return layers.Conv(self.out_channels, (1, 1), name=f"Conv_{self.num_layers - 1}")(x)
+        out = layers.Conv(self.out_channels, (1, 1), name=f"Conv_{self.num_layers - 1}")(x)
+        return layers.to_float32(out)

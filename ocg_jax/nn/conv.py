@@ -81,7 +81,7 @@ class GatedDense(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
-        y = nn.Dense(2 * self.features, use_bias=not self.norm)(x.reshape(x.shape[0], -1))
+        y = layers.Dense(2 * self.features, use_bias=not self.norm)(x.reshape(x.shape[0], -1))
         return _gate(y, self.norm, train)
 
 
@@ -102,7 +102,7 @@ class GatedConvEncoder(nn.Module):
     def __call__(self, x: Array, *, train: bool) -> Array:
         for c, s in zip(self.channels, self.strides, strict=True):
             x = GatedConv(c, 5, s, self.norm)(x, train=train)
-        return GatedDense(self.out_features, norm=False)(x, train=train)
+        return layers.to_float32(GatedDense(self.out_features, norm=False)(x, train=train))
 
 
 class GatedDeconvDecoder(nn.Module):
@@ -129,11 +129,11 @@ class GatedDeconvDecoder(nn.Module):
         for s in self.strides:
             down *= s
         base, c0 = self.image_size // down, self.base_channels
-        y = nn.Dense(base * base * 2 * c0)(z)
+        y = layers.Dense(base * base * 2 * c0, name="Dense_0")(z)
         x = layers.gate(y.reshape(z.shape[0], base, base, 2 * c0))
         for c, s in zip(self.channels, self.strides, strict=True):
             x = GatedUpConv(c, 5, s, self.norm)(x, train=train)
-        return layers.Conv(self.out_channels, (1, 1), name="Conv_0")(x)
+        return layers.to_float32(layers.Conv(self.out_channels, (1, 1), name="Conv_0")(x))
 
 
 class ComponentEncoder(nn.Module):
@@ -150,6 +150,7 @@ class ComponentEncoder(nn.Module):
             x = self.activation(
                 layers.StridedConv(c, (3, 3), padding=((1, 1), (1, 1)), name=f"Conv_{i}")(x)
             )
-        x = self.activation(nn.Dense(256)(x.reshape(x.shape[0], -1)))
-        mean, raw = jnp.split(nn.Dense(2 * self.latent)(x), 2, axis=-1)
+        x = self.activation(layers.Dense(256, name="Dense_0")(x.reshape(x.shape[0], -1)))
+        out = layers.to_float32(layers.Dense(2 * self.latent, name="Dense_1")(x))
+        mean, raw = jnp.split(out, 2, axis=-1)
         return mean, nn.softplus(raw + 0.5) + 1e-8

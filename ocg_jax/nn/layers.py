@@ -7,14 +7,19 @@
     h = layers.NormGate(not train)(y)            # BatchNorm, then h * sigmoid(g)
 
 Each factory returns the tuned form from ``ocg_jax.platform`` when the layers are
-traced for the CPU (``tuned()``), else the plain form.  Both compute the same
+traced for the CPU (``tuned()``), else the plain form.  Inside ``computing_in(dtype)``
+(mixed precision: the families enter it for ``compute_dtype="bfloat16"``) convs and
+dense layers compute in ``dtype`` from float32 parameters; normalisation statistics
+stay float32, and the blocks of ``ocg_jax.nn`` return float32.  Both compute the same
 function with the same parameters (names and shapes), so checkpoints move between
 backends.  GPU and TPU compilers fuse and pick kernels themselves; the CPU forms
 exist because XLA:CPU did not (``docs/performance.md``).  ``OCG_JAX_LAYERS=plain``
 or ``=tuned`` overrides the choice (read when a model is traced).
 """
 
+import contextlib
 import os
+import threading
 
 import flax.linen as nn
 import jax
@@ -27,6 +32,31 @@ OVERRIDE = "OCG_JAX_LAYERS"
 _DN = ("NHWC", "HWIO", "NHWC")
 
 gate = batchnorm_gate.gate  # [..., 2C] -> [..., C]: h * sigmoid(g)
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def computing_in(dtype: str):
+    """Layers built (traced) inside compute in ``dtype`` (``"float32"`` or ``"bfloat16"``)."""
+    if dtype not in DTYPES:
+        raise ValueError(f"compute_dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    previous = compute_dtype()
+    _LOCAL.dtype = DTYPES[dtype]
+    try:
+        yield
+    finally:
+        _LOCAL.dtype = previous
+
+
+def compute_dtype():
+    """The dtype layers compute in here (float32 outside ``computing_in``)."""
+    return getattr(_LOCAL, "dtype", jnp.float32)
+
+
+def to_float32(x: Array) -> Array:
+    """A block's output in float32 (losses and recurrences stay float32)."""
+    return x.astype(jnp.float32)
 
 
 def tuned() -> bool:
@@ -43,14 +73,23 @@ def tuned() -> bool:
 def Conv(features: int, kernel_size, *, padding="SAME", use_bias: bool = True, name=None):
     """Stride-1 ``nn.Conv``; on the CPU its forward and input gradient run on oneDNN."""
     conv = nn.Conv if not tuned() else onednn.Conv
-    return conv(features, kernel_size, padding=padding, use_bias=use_bias, name=name)
+    dt = compute_dtype()
+    return conv(features, kernel_size, padding=padding, use_bias=use_bias, dtype=dt, name=name)
+
+
+def Dense(features: int, *, use_bias: bool = True, name=None):
+    """``nn.Dense`` computing in ``compute_dtype()``."""
+    return nn.Dense(features, use_bias=use_bias, dtype=compute_dtype(), name=name)
 
 
 def StridedConv(features: int, kernel_size, *, padding="SAME", use_bias: bool = True, name=None):
     """Stride-2 ``nn.Conv``; on the CPU a stride-1 conv of the space-to-depth input."""
+    dt = compute_dtype()
     if tuned():
-        return strided.Stride2Conv(features, kernel_size, padding, use_bias, name=name)
-    return nn.Conv(features, kernel_size, 2, padding=padding, use_bias=use_bias, name=name)
+        return strided.Stride2Conv(features, kernel_size, padding, use_bias, dt, name=name)
+    return nn.Conv(
+        features, kernel_size, 2, padding=padding, use_bias=use_bias, dtype=dt, name=name
+    )
 
 
 def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
@@ -70,14 +109,16 @@ class _PlainUpConv(nn.Module):
     features: int
     kernel_size: tuple[int, int] = (5, 5)
     use_bias: bool = True
+    dtype: object = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        y = conv_transpose_stride2(x, kernel.astype(x.dtype))
+        y = conv_transpose_stride2(x.astype(self.dtype), kernel.astype(self.dtype))
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            y = y + bias.astype(self.dtype)
         return y
 
 
@@ -86,17 +127,23 @@ def UpConv(features: int, kernel_size=(5, 5), *, use_bias: bool = True, name=Non
     output_padding=1)`` (``[N, H, W, Cin] -> [N, 2H, 2W, features]``); on the CPU four
     stride-1 convs, one per output phase."""
     layer = strided.Stride2ConvTranspose if tuned() else _PlainUpConv
-    return layer(features, tuple(kernel_size), use_bias, name=name)
+    return layer(features, tuple(kernel_size), use_bias, compute_dtype(), name=name)
 
 
 def NormGate(use_running_average: bool, *, momentum: float = 0.9, epsilon=1e-5, name=None):
     """A layer ``[..., 2C] -> [..., C]``: BatchNorm over the ``2C`` channels, then
     ``h * sigmoid(g)``; its variables are those of an ``nn.BatchNorm`` named ``name``.
-    On the CPU one module with a hand-written gradient."""
+    On the CPU one module with a hand-written gradient.  Statistics in float32; the
+    output in ``compute_dtype()``."""
     if tuned():
-        return batchnorm_gate.BatchNormGate(use_running_average, momentum, epsilon, name=name)
-    bn = nn.BatchNorm(use_running_average, momentum=momentum, epsilon=epsilon, name=name)
-    return lambda y: gate(bn(y))
+        layer = batchnorm_gate.BatchNormGate(use_running_average, momentum, epsilon, name=name)
+    else:
+        bn = nn.BatchNorm(use_running_average, momentum=momentum, epsilon=epsilon, name=name)
+        layer = lambda y: gate(bn(y))  # noqa: E731
+    dt = compute_dtype()
+    if dt == jnp.float32:
+        return layer
+    return lambda y: layer(y.astype(jnp.float32)).astype(dt)
 
 
 def elu(x: Array) -> Array:

@@ -1,7 +1,13 @@
 """LSTMs over the slot axis that output diagonal Gaussians, run with ``nn.scan``.
 
 Used by GENESIS for the recurrent mask posterior and the autoregressive mask
-prior.  Arrays are time-major inside the scan: ``[T, B, ...]``.
+prior.  Arrays are time-major inside the scan: ``[T, B, ...]``.  The scans are
+unrolled (T = K - 1 is a handful of slots): in a loop, the all-reduce of the LSTM
+weights' gradient over a multi-device batch runs inside XLA:CPU's while thunk,
+which its executor can start before the step's other all-reduces on one device
+and after them on another; two devices sharing two cores then each wait for the
+other for good (seen in the 2-device tests).  Unrolled, every collective is in
+one sequence that both devices follow.
 """
 
 import flax.linen as nn
@@ -46,7 +52,9 @@ class GaussianLSTM(nn.Module):
             carry, y = mdl.cell(carry, x)
             return carry, mdl._gaussian(y)
 
-        scan = nn.scan(body, variable_broadcast="params", split_rngs={"params": False})
+        scan = nn.scan(
+            body, variable_broadcast="params", split_rngs={"params": False}, unroll=inputs.shape[0]
+        )
         _, (mean, std) = scan(self, self._zero_carry(inputs.shape[1], inputs.dtype), inputs)
         return mean, std
 
@@ -75,6 +83,7 @@ class GaussianLSTM(nn.Module):
             variable_broadcast="params",
             split_rngs={"params": False},
             in_axes=(0, nn.broadcast),
+            unroll=eps.shape[0],
         )
         carry = (self._zero_carry(z0.shape[0], z0.dtype), z0)
         _, (z, mean, std) = scan(self, carry, eps, context)

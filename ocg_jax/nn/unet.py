@@ -14,7 +14,7 @@ Array = jax.Array
 def _block(x: Array, features: int) -> Array:
     """3x3 conv, instance norm (affine, torch's epsilon), ReLU."""
     x = layers.Conv(features, (3, 3), use_bias=False)(x)
-    return nn.relu(nn.InstanceNorm(epsilon=1e-5)(x))
+    return nn.relu(nn.InstanceNorm(epsilon=1e-5, dtype=layers.compute_dtype())(x))
 
 
 class UNet(nn.Module):
@@ -45,10 +45,10 @@ class UNet(nn.Module):
         shape = x.shape
         y = x.reshape(n, -1)
         for units in self.mlp:
-            y = nn.relu(nn.Dense(units)(y))
-        x = nn.relu(nn.Dense(x[0].size)(y)).reshape(shape)
+            y = nn.relu(layers.Dense(units)(y))
+        x = nn.relu(layers.Dense(x[0].size)(y)).reshape(shape)
         for i in reversed(range(levels)):
             x = _block(jnp.concatenate([x, skips[i]], axis=-1), self.channels[max(i - 1, 0)])
             if i > 0:
                 x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest upsampling
-        return layers.Conv(1, (1, 1))(x)
+        return layers.to_float32(layers.Conv(1, (1, 1))(x))

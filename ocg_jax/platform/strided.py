@@ -80,14 +80,16 @@ class Stride2Conv(nn.Module):
     kernel_size: tuple[int, int] = (3, 3)
     padding: str | Sequence[tuple[int, int]] = "SAME"
     use_bias: bool = True
+    dtype: object = jnp.float32  # computation dtype; parameters are float32
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        y = conv_stride2(x, kernel.astype(x.dtype), self.padding)
+        y = conv_stride2(x.astype(self.dtype), kernel.astype(self.dtype), self.padding)
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            y = y + bias.astype(self.dtype)
         return y
 
 
@@ -133,12 +135,14 @@ class Stride2ConvTranspose(nn.Module):
     features: int
     kernel_size: tuple[int, int] = (5, 5)
     use_bias: bool = True
+    dtype: object = jnp.float32  # computation dtype; parameters are float32
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         shape = (*self.kernel_size, x.shape[-1], self.features)
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        y = conv_transpose_stride2(x, kernel.astype(x.dtype))
+        y = conv_transpose_stride2(x.astype(self.dtype), kernel.astype(self.dtype))
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            y = y + bias.astype(self.dtype)
         return y

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jax
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from ocg_jax.train.state import TrainState
 
@@ -109,9 +110,11 @@ class Checkpointer:
         """Move checkpoint ``step`` out of orbax's sight (never delete it); returns where."""
         self._mngr.close()
         aside = self.directory.parent / f"{self.directory.name}.unreadable"
-        aside.mkdir(exist_ok=True)
         dest = aside / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
-        shutil.move(str(self.directory / str(step)), str(dest))
+        if jax.process_index() == 0:  # one process moves; the others wait for it
+            aside.mkdir(exist_ok=True)
+            shutil.move(str(self.directory / str(step)), str(dest))
+        multihost_utils.sync_global_devices(f"ocg_jax: checkpoint {step} moved aside")
         self._mngr = self._manager()
         return dest
 

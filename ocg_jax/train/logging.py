@@ -80,3 +80,19 @@ class RunLogger:
         self._bar.close()
         self._jsonl.close()
         self._tb.close()
+
+
+class NullLogger:
+    """``RunLogger``'s interface, writing nothing: the logger of processes other than 0."""
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        pass
+
+    def progress(self, step: int, values: dict[str, float]) -> None:
+        pass
+
+    def image(self, step: int, name: str, array: np.ndarray) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

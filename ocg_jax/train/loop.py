@@ -20,7 +20,7 @@ import numpy as np
 from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_examples, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
-from ocg_jax.train.logging import RunLogger
+from ocg_jax.train.logging import NullLogger, RunLogger
 from ocg_jax.train.recipes import Recipe, build, compile_eval_step, compile_train_step
 from ocg_jax.train.sharding import batch_sharding, make_mesh
 from ocg_jax.train.state import TrainState, abstract_train_state, create_train_state
@@ -92,11 +92,14 @@ def train_and_evaluate(
         seed=config.seed,
         fields=recipe.fields,
         num_threads=data.num_threads,
+        device_prefetch=data.get("device_prefetch", 2),
     )
     shape = model.input_spec.shape
-    val = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
-    check_image_batch(val["image"], shape)
-    val = jax.device_put(val, batch_sharding(mesh))
+    val_host = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
+    check_image_batch(val_host["image"], shape)
+    val = _global_batch(val_host, batch_sharding(mesh))
+    primary = jax.process_index() == 0  # writes logs, pictures and config.json
+    progress = progress and primary
 
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
@@ -107,13 +110,14 @@ def train_and_evaluate(
             state, loader_state = ckpt.restore(abstract_train_state(recipe, mesh), meta)
             loader.set_state(loader_state)
             for line in ckpt.skipped:
-                print(f"warning: {line}", flush=True)
+                _say(primary, f"warning: {line}")
         else:
             state = create_train_state(recipe, jax.random.PRNGKey(config.seed), mesh)
     except BaseException:
         ckpt.close()
         raise
-    (workdir / "config.json").write_text(_json_config(config))
+    if primary:
+        (workdir / "config.json").write_text(_json_config(config))
 
     start = int(state.step)
     if start >= config.num_steps:
@@ -126,7 +130,11 @@ def train_and_evaluate(
         return state
     if start:
         _say(progress, f"resuming {workdir} from step {start}")
-    logger = RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
+    logger = (
+        RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
+        if primary
+        else NullLogger()
+    )
     pending: list[tuple[int, dict]] = []
     last_good = ckpt.latest_step()
 
@@ -168,7 +176,7 @@ def train_and_evaluate(
                 flush()
                 if not _finite(state.params):
                     stop("the parameters are not finite after the update", step, {})
-                evaluate_and_draw(recipe, state, val, logger, step, config.seed)
+                evaluate_and_draw(recipe, state, val, val_host, logger, step, config.seed)
             if ckpt.should_save(step) or last:
                 flush()
                 ckpt.save(step, state, loader.get_state(), meta, force=last)
@@ -186,6 +194,14 @@ def train_and_evaluate(
     return state
 
 
+def _global_batch(arrays: dict, sharding) -> dict:
+    """Host arrays every process holds in full -> global arrays sharded by ``sharding``."""
+    return {
+        k: jax.make_array_from_callback(v.shape, sharding, lambda idx, v=v: v[idx])
+        for k, v in arrays.items()
+    }
+
+
 @jax.jit
 def _all_finite(tree) -> jax.Array:
     return jax.tree.reduce(
@@ -201,18 +217,22 @@ def evaluate_and_draw(
     recipe: Recipe,
     state: TrainState,
     val: dict,
+    val_host: dict,
     logger: RunLogger,
     step: int,
     seed: int,
     num_images: int = 8,
 ) -> dict:
     """Validation metrics (``val_<score>``, batch means) at ``step`` and the recipe's
-    pictures of the first ``num_images`` validation images."""
+    pictures of the first ``num_images`` validation images (``val`` on the devices,
+    ``val_host`` the same in numpy).  Every process computes; the logger of process 0
+    writes."""
     rng = jax.random.fold_in(jax.random.PRNGKey(seed + 1), step)
-    scores, out = compile_eval_step(recipe)(state, val, rng)
+    mesh = jax.tree.leaves(val)[0].sharding.mesh
+    scores, out = compile_eval_step(recipe, mesh)(state, val, rng)  # replicated outputs
     metrics = {f"val_{k}": float(np.nanmean(v)) for k, v in jax.device_get(scores).items()}
     logger.scalars(step, metrics)
-    first = {k: np.asarray(v[:num_images]) for k, v in val.items()}
+    first = {k: v[:num_images] for k, v in val_host.items()}
     for name, image in recipe.draw(state, first, out, rng, num_images).items():
         logger.image(step, name, image)
     return metrics

@@ -43,9 +43,12 @@ def compile_train_step(recipe: Recipe, mesh: jax.sharding.Mesh):
 
 
 @functools.cache
-def compile_eval_step(recipe: Recipe):
-    """``recipe.eval_step`` under ``jax.jit``: ``(state, batch, rng) -> (scores, outputs)``."""
-    return jax.jit(recipe.eval_step)
+def compile_eval_step(recipe: Recipe, mesh: jax.sharding.Mesh | None = None):
+    """``recipe.eval_step`` under ``jax.jit``: ``(state, batch, rng) -> (scores, outputs)``;
+    with ``mesh``, the outputs replicated over it (every process can read them)."""
+    if mesh is None:
+        return jax.jit(recipe.eval_step)
+    return jax.jit(recipe.eval_step, out_shardings=replicated(mesh))
 
 
 __all__ = ["RECIPES", "Recipe", "build", "compile_eval_step", "compile_train_step"]
