@@ -10,10 +10,13 @@ from pathlib import Path
 import jax
 import pytest
 
+from ocg_jax.platform.xla_flags import set_cpu_threads
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
 
 jax.config.update("jax_num_cpu_devices", 2)
+set_cpu_threads(2)  # else XLA:CPU's pools deadlock two devices on two cores (xla_flags.py)
 
 
 @pytest.fixture(scope="session")
