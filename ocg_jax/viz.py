@@ -110,3 +110,52 @@ def sample_grid(spec, samples) -> np.ndarray:
     """One labelled row of the composed prior samples ``samples.recon``."""
     x = np.clip(spec.to_unit(np.asarray(samples.recon)), 0.0, 1.0)
     return label_rows(grid([x]), ["samples"])
+
+
+def draw_boxes(images, boxes, present, width: int = 1) -> np.ndarray:
+    """``images [N, H, W, 3]`` in [0, 1] with box ``t`` of ``boxes [N, T, 4]`` (y0, x0, y1, x1
+    pixel edges) outlined in ``palette(T)[t]`` where ``present [N, T]``; parts outside the
+    image are cut off."""
+    out = np.array(images, np.float32, copy=True)
+    n, h, w, _ = out.shape
+    colours = palette(boxes.shape[1])
+    for i in range(n):
+        for t in range(boxes.shape[1]):
+            if not present[i, t]:
+                continue
+            y0, x0, y1, x1 = np.round(np.asarray(boxes[i, t], np.float64)).astype(int)
+            y1, x1 = y1 - 1, x1 - 1  # edges -> last pixel inside
+            c = colours[t]
+            for y in range(max(y0, 0), min(y1, h - 1) + 1):
+                for x in (x0, x1):
+                    if 0 <= x < w:
+                        out[i, y, max(x - width + 1, 0) : x + 1] = c
+            for x in range(max(x0, 0), min(x1, w - 1) + 1):
+                for y in (y0, y1):
+                    if 0 <= y < h:
+                        out[i, max(y - width + 1, 0) : y + 1, x] = c
+    return out
+
+
+def box_grid(spec, images, recon, boxes, present, windows) -> np.ndarray:
+    """AIR's picture: inputs and reconstructions with each step's box in its own colour,
+    then each step's window (``windows [N, T, A, A]``, resized to the image, dark when the
+    step is off)."""
+    x = spec.to_unit(spec.preprocess(np.asarray(images)))
+    r = np.clip(spec.to_unit(np.asarray(recon)), 0.0, 1.0)
+    rows = [draw_boxes(x, boxes, present), draw_boxes(r, boxes, present)]
+    labels = ["input + boxes", "reconstruction"]
+    n, h, w, _ = x.shape
+    for t in range(windows.shape[1]):
+        win = (
+            np.asarray(windows[:, t], np.float32)
+            * np.asarray(present[:, t], np.float32)[:, None, None]
+        )
+        big = (
+            np.stack([np.asarray(Image.fromarray(_to_uint8(v)).resize((w, h))) for v in win])
+            / 255.0
+        )
+        colour = palette(windows.shape[1])[t]
+        rows.append(big[..., None] * colour)
+        labels.append(f"step {t + 1} window")
+    return label_rows(grid(rows), labels)

@@ -28,3 +28,23 @@ def test_quickstart_notebook_executes(tmp_path, data_dir, monkeypatch):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4  # the curves and three picture grids
     assert (tmp_path / "run" / "checkpoints").is_dir() and os.listdir(tmp_path / "run" / "images")
+
+
+def test_air_notebook_executes(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("OCG_AIR_STEPS", "2")
+    monkeypatch.setenv("OCG_AIR_DATA", "tiny")
+    monkeypatch.setenv("OCG_AIR_WORKDIR", str(tmp_path / "run"))
+    monkeypatch.setenv("OCG_AIR_DATA_DIR", data_dir)
+    nb = nbformat.read(ROOT / "notebooks" / "air.ipynb", as_version=4)
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "trained to step 2" in text and "count accuracy test_3" in text
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 4  # the data, the curves and two picture grids

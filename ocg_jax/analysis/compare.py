@@ -2,7 +2,8 @@
 
 Runs are grouped by their configuration with the seed left out, so several seeds of
 one config form one row.  Columns are every metric found: the ``metrics`` block,
-the Fréchet distance and the probes' accuracies (latents, logistic and MLP).
+the Fréchet distance, counting (accuracy and box IoU per split) and the probes'
+accuracies (latents, logistic and MLP).
 """
 
 import csv
@@ -31,6 +32,9 @@ def flat_metrics(result: dict) -> dict[str, float]:
     row = dict(result["metrics"])
     if "frechet" in result:
         row["fd"] = result["frechet"]["test_vs_samples"]
+    for split, c in result.get("counting", {}).items():
+        row[f"count_acc_{split}"] = c["count_accuracy"]
+        row[f"box_iou_{split}"] = c["box_iou"]
     for label, accs in result.get("probes", {}).get("latents", {}).items():
         for kind in ("logistic", "mlp"):
             row[f"probe_{label}_{kind}"] = accs[kind]

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from ocg_jax.analysis.counting import count_evaluation
 from ocg_jax.analysis.feature_net import scene_features
 from ocg_jax.analysis.inception import InceptionFeatures
 from ocg_jax.analysis.probes import run_probes
@@ -40,9 +41,10 @@ def _eval_fn(recipe, sample: bool):
 
 
 def make_eval_batch(run: Run, probe_features: str = "sample"):
-    """``(images uint8 [B,H,W,C], masks [B,H,W], rng) -> (scores {name: [B]}, features [B, D])``."""
+    """``(batch {field: [B, ...]}, rng) -> (scores {name: [B]}, features [B, D])``; the batch
+    holds the recipe's ``eval_fields`` the split has (uint8 images, masks, labels)."""
     fn = _eval_fn(run.recipe, probe_features == "sample")
-    return lambda images, masks, rng: fn(run.state, {"image": images, "mask": masks}, rng)
+    return lambda batch, rng: fn(run.state, batch, rng)
 
 
 def default_feature_net_steps(num_train: int) -> int:
@@ -59,10 +61,11 @@ def _infer(run, eval_batch, source, num, batch_size, seed, desc, progress):
     """Scores and features of the first ``num`` examples of ``source``."""
     scores, feats, images = [], [], []
     for i, start in enumerate(_batches(num, batch_size, desc, progress)):
-        ex = load_examples(source, min(batch_size, num - start), ["image", "mask"], start)
+        n = min(batch_size, num - start)
+        ex = load_examples(source, n, run.recipe.eval_fields, start, missing_ok=True)
         check_image_batch(ex["image"], run.model.input_spec.shape)
         rng = jax.random.fold_in(jax.random.PRNGKey(seed), i)
-        s, f = jax.device_get(eval_batch(ex["image"], ex["mask"], rng))
+        s, f = jax.device_get(eval_batch(ex, rng))
         scores.append(s)
         feats.append(f)
         images.append(ex["image"])
@@ -137,16 +140,19 @@ def evaluate_run(
     if fd_images and fd_samples and extractor == "inception" and not inception_weights:
         raise ValueError("the inception extractor needs inception_weights=FILE (see README)")
     data = run.config.data
+    notes = []
     if fd_images and fd_samples and extractor == "scene_net" and not has_labels(data.name):
-        raise ValueError(
-            f"the scene_net extractor trains on scene labels, which {data.name!r} does not "
-            "have; use extractor='inception' with its weights, or fd_images=0"
+        notes.append(
+            f"no Fréchet distance: the offline feature net trains on scene labels, which "
+            f"{data.name!r} does not have (use --extractor=inception with its weights)"
         )
+        if progress:
+            print(f"note: {notes[-1]}")
+        fd_images = 0
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
     train = load_source(data.name, data.config, "train", run.data_dir, prepare=False)
     if num_images < 1:
         raise ValueError(f"num_images must be >= 1, got {num_images}")
-    notes = []
 
     def clip(what: str, n: int, src, split_name: str) -> int:
         if n <= len(src):
@@ -162,7 +168,7 @@ def evaluate_run(
     num_images = clip("num_images", num_images, source, split)
     if fd_images and fd_samples:
         fd_images = clip("fd_images", fd_images, source, split)
-    if probe_train_images and probe_test_images:
+    if probe_train_images and probe_test_images and has_labels(data.name):
         probe_test_images = clip("probe_test_images", probe_test_images, source, split)
         probe_train_images = clip("probe_train_images", probe_train_images, train, "train")
     eval_batch = make_eval_batch(run, probe_features)
@@ -200,6 +206,8 @@ def evaluate_run(
             "num_test_images": fd_images,
             "num_samples": fd_samples,
         }
+    if getattr(run.model, "counts_objects", False):
+        result["counting"] = count_evaluation(run, split, num_images, batch_size, seed, progress)
     if probing:
         _, f_tr, x_tr = _infer(
             run, eval_batch, train, probe_train_images, batch_size, seed, "probe train", progress
@@ -233,6 +241,12 @@ def format_table(result: dict) -> str:
             f"{'fd test vs samples':<28}{fd['test_vs_samples']:>12.3f}  ({fd['extractor']})"
         )
         lines.append(f"{'fd test vs train (floor)':<28}{fd['test_vs_train']:>12.3f}")
+    for name, c in result.get("counting", {}).items():
+        lines.append(
+            f"{'count accuracy ' + name:<28}{c['count_accuracy']:>12.4f}  "
+            f"(box IoU {c['box_iou']:.3f}, {c['num_images']} images)"
+        )
+        lines.append(f"{'  confusion (true x pred)':<28}{c['count_confusion']}")
     if "probes" in result:
         lines.append(f"{'probe accuracy':<28}{'latents':>12}{'pixels':>12}{'majority':>10}")
         for label, row in result["probes"]["latents"].items():

@@ -1,13 +1,17 @@
 """Metrics: pure array functions, one value per image (or per feature set)."""
 
+from ocg_jax.metrics.counting import box_iou, count_confusion, matched_box_iou
 from ocg_jax.metrics.frechet import feature_stats, frechet_distance, frechet_distance_from_stats
 from ocg_jax.metrics.segmentation import adjusted_rand_index, mask_scores, segmentation_covering
 
 __all__ = [
     "adjusted_rand_index",
+    "box_iou",
+    "count_confusion",
     "feature_stats",
     "frechet_distance",
     "frechet_distance_from_stats",
     "mask_scores",
+    "matched_box_iou",
     "segmentation_covering",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import flax.linen as nn
 import ml_collections
 
+from ocg_jax.models.air import AIR, AIRNet
 from ocg_jax.models.base import ModelFamily
 from ocg_jax.models.genesis import Genesis, GenesisNet
 from ocg_jax.models.monet import Monet, MonetNet
@@ -18,6 +19,8 @@ _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
     "monet": (Monet, MonetNet, {}),
     "dc_vae": (VAE, VAENet, {"decoder": "deconv"}),
     "bd_vae": (VAE, VAENet, {"decoder": "broadcast"}),
+    "air": (AIR, AIRNet, {"difference": False}),
+    "dair": (AIR, AIRNet, {"difference": True}),
 }
 
 

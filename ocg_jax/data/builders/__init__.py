@@ -9,6 +9,7 @@ BUILDERS = {
     "multi_dsprites": "ocg_jax.data.builders.multi_dsprites.multi_dsprites_dataset_builder",
     "tetrominoes": "ocg_jax.data.builders.tetrominoes.tetrominoes_dataset_builder",
     "multi_object": "ocg_jax.data.builders.multi_object.multi_object_dataset_builder",
+    "multi_digits": "ocg_jax.data.builders.multi_digits.multi_digits_dataset_builder",
 }
 
 

@@ -106,8 +106,11 @@ class RecipeBase:
     def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
         """``{"reconstructions", "samples"}`` uint8 grids with labelled rows."""
         spec = self.model.input_spec
-        pics = {"reconstructions": viz.reconstruction_grid(spec, batch["image"], outputs, num)}
         samples = sample_fn(self.model)(variables(state), rng, num)
+        own = getattr(self.model, "pictures", None)  # a family's own pictures
+        if own is not None:
+            return own(batch["image"][:num], jax.tree.map(lambda v: v[:num], outputs), samples)
+        pics = {"reconstructions": viz.reconstruction_grid(spec, batch["image"], outputs, num)}
         pics["samples"] = viz.sample_grid(spec, samples)
         return pics
 

@@ -42,6 +42,15 @@ class ScoreFunction(RecipeBase):
     name: ClassVar[str] = "score_function"
     progress: ClassVar[tuple[str, ...]] = ("loss", "elbo")
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The images and the labels the family's metrics read (``model.label_fields``)."""
+        return ("image", *getattr(self.model, "label_fields", ()))
+
+    @property
+    def eval_fields(self) -> tuple[str, ...]:
+        return ("image", "mask", *getattr(self.model, "label_fields", ()))
+
     def __post_init__(self):
         group = getattr(self.model, "baseline_group", None)
         if not group:

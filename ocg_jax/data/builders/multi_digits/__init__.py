@@ -1,0 +1,1 @@
+"""The ``multi_digits`` dataset (AIR's multi-digit canvases)."""

@@ -1,0 +1,210 @@
+"""AIR: multi-digit data, the spatial transformer, the model's contract, counting metrics,
+and a short run through the launchers' path (train, evaluate with defaults, pictures)."""
+
+import gzip
+import json
+import struct
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix
+
+from ocg_jax.data.digits import mnist_digits, sklearn_digits
+from ocg_jax.data.pipeline import load_examples, load_source
+from ocg_jax.metrics.counting import box_iou, count_confusion, matched_box_iou
+from ocg_jax.models.air import count_prior
+from ocg_jax.models.registry import get_model
+from ocg_jax.nn.transformer import box_where, read_glimpse, window_box, write_window
+
+SMALL = {"name": "air", "lstm": 32, "hidden": 32, "z_what": 8}
+
+
+# -- data -----------------------------------------------------------------------------
+def test_multi_digits_examples(data_dir):
+    train = load_examples(load_source("multi_digits", "tiny", "train", data_dir), 64)
+    assert train["image"].shape == (64, 50, 50, 1) and train["image"].dtype == np.uint8
+    assert set(np.unique(train["num_objects"])) == {0, 1, 2}
+    for ex_mask, n, digits, boxes in zip(
+        train["mask"], train["num_objects"], train["digit"], train["box"], strict=True
+    ):
+        assert (digits >= 0).sum() == n and set(np.unique(ex_mask)) <= set(range(n + 1))
+        for k in range(n):  # each digit's pixels lie inside its box
+            ys, xs = np.nonzero(ex_mask == k + 1)
+            y0, x0, y1, x1 = boxes[k]
+            assert ys.min(initial=y0) >= y0 and ys.max(initial=y0) < y1
+            assert xs.min(initial=x0) >= x0 and xs.max(initial=x0) < x1
+    three = load_examples(load_source("multi_digits", "tiny", "test_3", data_dir), 16)
+    assert (three["num_objects"] == 3).all() and (three["digit"] >= 0).all()
+
+
+def test_train_and_test_digits_are_disjoint():
+    d = sklearn_digits()
+    train = {im.tobytes() for im in d["train"].images}
+    assert not train & {im.tobytes() for im in d["test"].images}
+    assert len(d["train"]) + len(d["test"]) == 1797 and d["train"].images.shape[1:] == (20, 20)
+
+
+def _write_idx(path, array):
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_from_the_users_files(tmp_path, data_dir):
+    rng = np.random.default_rng(0)
+    x = {
+        s: rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        for s, n in (("train", 30), ("test", 12))
+    }
+    y = {s: rng.integers(0, 10, len(v)).astype(np.uint8) for s, v in x.items()}
+    npz, idx = tmp_path / "npz", tmp_path / "idx"
+    npz.mkdir(), idx.mkdir()
+    np.savez(npz / "mnist.npz", **{f"{k}_{s}": d[s] for k, d in (("x", x), ("y", y)) for s in x})
+    names = {"train": ("train", "train"), "test": ("t10k", "t10k")}
+    for s, (a, b) in names.items():
+        _write_idx(idx / f"{a}-images-idx3-ubyte.gz", x[s])
+        _write_idx(idx / f"{b}-labels-idx1-ubyte.gz", y[s])
+    from_npz, from_idx = mnist_digits(npz), mnist_digits(idx)
+    for s in ("train", "test"):
+        np.testing.assert_array_equal(from_npz[s].images, from_idx[s].images)
+        np.testing.assert_array_equal(from_idx[s].labels, y[s])
+    with pytest.raises(FileNotFoundError, match="manual_dir"):
+        mnist_digits(None)
+    with pytest.raises(FileNotFoundError, match="t10k-images"):
+        (idx / "t10k-images-idx3-ubyte.gz").unlink()
+        mnist_digits(idx)
+    src = load_source(
+        "multi_digits", "tiny_mnist", "train", str(tmp_path / "tfds"), manual_dir=str(npz)
+    )
+    ex = load_examples(src, 8)
+    assert ex["image"].shape == (8, 50, 50, 1) and (ex["digit"] < 10).all()
+    sizes = ex["box"][..., 2] - ex["box"][..., 0]  # 28 px shrunk by s ~ N(1.3, 0.1^2)
+    assert ((sizes[ex["digit"] >= 0] > 17) & (sizes[ex["digit"] >= 0] < 27)).all()
+
+
+# -- spatial transformer ----------------------------------------------------------------
+def test_window_written_where_its_box_says_and_read_back():
+    window = jax.random.uniform(jax.random.PRNGKey(0), (2, 20, 20))
+    boxes = jnp.array([[10.0, 25.0, 30.0, 45.0], [0.0, 0.0, 20.0, 20.0]])
+    where = box_where(boxes, 50)
+    np.testing.assert_allclose(window_box(where, 50), boxes, atol=1e-4)
+    canvas = write_window(window, where, 50)
+    ref = np.zeros((2, 50, 50))
+    ref[0, 10:30, 25:45], ref[1, :20, :20] = window[0], window[1]
+    np.testing.assert_allclose(canvas, ref, atol=1e-4)  # aligned: exact placement, zeros outside
+    np.testing.assert_allclose(read_glimpse(canvas, where, 20), window, atol=1e-4)
+
+
+def test_zero_scale_stays_finite():
+    where = jnp.array([[0.0, 0.3, -0.2]])
+    grad = jax.grad(lambda w: read_glimpse(jnp.ones((1, 50, 50)), w, 20).sum())(where)
+    assert (
+        np.isfinite(np.asarray(grad)).all() and np.isfinite(np.asarray(window_box(where, 50))).all()
+    )
+
+
+# -- model ------------------------------------------------------------------------------
+def test_count_prior_is_truncated_geometric():
+    k, steps = 0.3, 3
+    rho = count_prior(steps, k)
+    p = [np.prod(rho[:n]) * (1 - rho[n] if n < steps else 1) for n in range(steps + 1)]
+    np.testing.assert_allclose(
+        p, np.array([k**n for n in range(steps + 1)]) / sum(k**n for n in range(4))
+    )
+
+
+@pytest.fixture(scope="module")
+def small_air():
+    model = get_model(SMALL)
+    images = jax.random.uniform(jax.random.PRNGKey(1), (6, 50, 50, 1))
+    variables = model.init(jax.random.PRNGKey(0), images)
+    return model, variables, images
+
+
+def test_steps_after_an_absent_one_are_absent(small_air):
+    model, variables, images = small_air
+    assert set(variables["params"]) == {"model", "baseline"}
+    for seed in range(4):
+        out, _ = model.apply(variables, images, jax.random.PRNGKey(seed), train=True)
+        pres = np.asarray(out.z_pres)
+        assert (np.diff(pres, axis=1) <= 0).all() and (out.count == pres.sum(1)).all()
+        st = out.score_terms
+        np.testing.assert_array_equal(st.mask[:, 0], 1)
+        np.testing.assert_array_equal(st.mask[:, 1:], pres[:, :-1])
+        # step t's signal: the reconstruction and the KL of steps t.. (what z_pres_t affects)
+        kl = sum(np.asarray(out.losses[k]) for k in model.kl_terms)
+        np.testing.assert_allclose(st.signal[:, 0], out.losses["nll"] + kl, rtol=1e-5)
+    a, _ = model.apply(variables, images, jax.random.PRNGKey(0), train=False)
+    b, _ = model.apply(variables, images, jax.random.PRNGKey(1), train=False)
+    np.testing.assert_array_equal(a.recon, b.recon)  # evaluation uses the modes
+
+
+def test_prior_samples(small_air):
+    model, variables, _ = small_air
+    s = model.sample(variables, jax.random.PRNGKey(0), 512)
+    assert s.recon.shape == (512, 50, 50, 1)
+    freq = np.bincount(np.asarray(s.count), minlength=4) / 512  # p(n) ∝ 0.01^n
+    assert freq[0] > 0.97
+
+
+def test_bad_input_and_settings(small_air):
+    model, variables, images = small_air
+    with pytest.raises(ValueError, match=r"shape \[B, 50, 50, 1\]"):
+        model.apply(variables, jnp.repeat(images, 3, -1), jax.random.PRNGKey(0), train=False)
+    with pytest.raises(ValueError, match=r"shape \[B, 50, 50, 1\]"):
+        model.apply(variables, images[:, :40, :40], jax.random.PRNGKey(0), train=False)
+    with pytest.raises(ValueError, match="scale mean must be positive"):
+        get_model({**SMALL, "where_prior_loc": (0.0, 0.0, 0.0)})
+    with pytest.raises(ValueError, match="unknown option"):
+        get_model({**SMALL, "num_slots": 3})
+
+
+# -- counting metrics --------------------------------------------------------------------
+def test_count_confusion_matches_sklearn():
+    rng = np.random.default_rng(0)
+    true, pred = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    np.testing.assert_array_equal(
+        count_confusion(true, pred, 3), confusion_matrix(true, pred, labels=range(4))
+    )
+    assert count_confusion([1], [7], 3)[1, 3] == 1  # over-counts land in the last column
+
+
+def test_box_iou_and_matching():
+    a = np.array([[0, 0, 10, 10]])
+    b = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [20, 20, 30, 30]])
+    np.testing.assert_allclose(box_iou(a, b), [[1.0, 25 / 175, 0.0]])
+    pred = np.array([[[5, 5, 15, 15], [0, 0, 10, 10], [0, 0, 1, 1]]], float)
+    true = np.array([[[0, 0, 10, 10], [5, 5, 15, 15], [0, 0, 0, 0]]], float)
+    ious = matched_box_iou(pred, np.array([[1, 1, 0]]), true, np.array([[1, 1, 0]]))
+    np.testing.assert_allclose(np.sort(ious), [1.0, 1.0])  # order of the steps does not matter
+    assert len(matched_box_iou(pred, np.array([[1, 0, 0]]), true, np.array([[1, 1, 0]]))) == 1
+
+
+# -- a short run, as a user would -------------------------------------------------------
+def test_quick_run_logs_counts_and_evaluates_with_defaults(tmp_path, data_dir):
+    from experiments.configs.air_multi_digits import get_config
+    from ocg_jax.analysis.evaluation import evaluate_run
+    from ocg_jax.analysis.pictures import make_pictures
+    from ocg_jax.analysis.runs import load_run
+    from ocg_jax.train.loop import train_and_evaluate
+
+    config = get_config("quick,dair")
+    config.data.data_dir = data_dir
+    config.model.update(lstm=32, hidden=32, z_what=8)
+    config.num_steps, config.eval_every, config.log_every = 4, 4, 2
+    train_and_evaluate(config, tmp_path / "run", progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("count_acc" in r and "elbo" in r for r in rows)
+    assert any("val_count_acc" in r for r in rows)
+    run = load_run(tmp_path / "run")
+    assert run.model.net.difference  # the DAIR switch
+    result = evaluate_run(run, progress=False)  # defaults: sizes clipped, no FD (no labels)
+    assert any("Fréchet" in n for n in result["notes"])
+    counting = result["counting"]
+    assert set(counting) == {"test", "test_3"} and counting["test"]["num_images"] == 16
+    assert np.sum(counting["test_3"]["count_confusion"][3]) == 16
+    assert 0.0 <= counting["test"]["count_accuracy"] <= 1.0
+    pics = make_pictures(run, num=4)
+    assert set(pics) == {"reconstructions", "samples"} and pics["reconstructions"].ndim == 3
