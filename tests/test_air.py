@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix
 from ocg_jax.data.digits import mnist_digits, sklearn_digits
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics.counting import box_iou, count_confusion, matched_box_iou
-from ocg_jax.models.air import count_prior
+from ocg_jax.models.air import annealed_prior, count_prior
 from ocg_jax.models.registry import get_model
 from ocg_jax.nn.transformer import box_where, read_glimpse, window_box, write_window
 
@@ -97,6 +97,34 @@ def test_window_written_where_its_box_says_and_read_back():
     np.testing.assert_allclose(read_glimpse(canvas, where, 20), window, atol=1e-4)
 
 
+def test_separable_sampling_equals_map_coordinates():
+    """Reading and writing are bilinear with zeros outside: the same values as
+    ``jax.scipy.ndimage.map_coordinates`` on the grid the convention defines."""
+    from jax.scipy.ndimage import map_coordinates
+
+    k = jax.random.split(jax.random.PRNGKey(3), 3)
+    window, image = jax.random.uniform(k[0], (8, 20, 20)), jax.random.uniform(k[1], (8, 50, 50))
+    where = jnp.array([3.0, 0.0, 0.0]) + jax.random.normal(k[2], (8, 3)) * jnp.array(
+        [1.0, 1.5, 1.5]
+    )
+    centres = lambda n: (2 * np.arange(n) + 1) / n - 1
+
+    def oracle(src, rows, cols):
+        n, m = src.shape
+        r, c = np.meshgrid(((rows + 1) * n - 1) / 2, ((cols + 1) * m - 1) / 2, indexing="ij")
+        return map_coordinates(src, [r, c], order=1, mode="constant", cval=0.0)
+
+    for b in range(8):
+        s, x, y = np.asarray(where[b], np.float64)
+        u, v = centres(50), centres(20)
+        np.testing.assert_allclose(
+            write_window(window, where, 50)[b], oracle(window[b], s * u + y, s * u + x), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            read_glimpse(image, where, 20)[b], oracle(image[b], (v - y) / s, (v - x) / s), atol=1e-5
+        )
+
+
 def test_zero_scale_stays_finite():
     where = jnp.array([[0.0, 0.3, -0.2]])
     grad = jax.grad(lambda w: read_glimpse(jnp.ones((1, 50, 50)), w, 20).sum())(where)
@@ -115,6 +143,16 @@ def test_count_prior_is_truncated_geometric():
     )
 
 
+def test_annealed_prior_reaches_the_geometric_one():
+    final = np.asarray(count_prior(3, 0.01))
+    np.testing.assert_allclose(annealed_prior(3, 0.01, 0.999, 100, 0), [0.999] * 3, rtol=1e-6)
+    np.testing.assert_allclose(annealed_prior(3, 0.01, 0.999, 100, 100), final, rtol=1e-5)
+    np.testing.assert_allclose(annealed_prior(3, 0.01, 0.999, 100, 10**6), final, rtol=1e-5)
+    mid = np.asarray(annealed_prior(3, 0.01, 0.999, 100, 50))
+    np.testing.assert_allclose(mid, np.sqrt(0.999 * final), rtol=1e-5)  # geometric midpoint
+    np.testing.assert_allclose(annealed_prior(3, 0.01, 0.0, 100, 0), final, rtol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def small_air():
     model = get_model(SMALL)
@@ -126,8 +164,11 @@ def small_air():
 def test_steps_after_an_absent_one_are_absent(small_air):
     model, variables, images = small_air
     assert set(variables["params"]) == {"model", "baseline"}
+    _, state = model.apply(variables, images, jax.random.PRNGKey(0), train=True)
+    assert int(state["schedule"]["step"]) == 1  # the count prior's schedule advances in training
+    apply = jax.jit(lambda v, x, r: model.apply(v, x, r, train=True)[0])
     for seed in range(4):
-        out, _ = model.apply(variables, images, jax.random.PRNGKey(seed), train=True)
+        out = apply(variables, images, jax.random.PRNGKey(seed))
         pres = np.asarray(out.z_pres)
         assert (np.diff(pres, axis=1) <= 0).all() and (out.count == pres.sum(1)).all()
         st = out.score_terms
@@ -157,6 +198,10 @@ def test_bad_input_and_settings(small_air):
         model.apply(variables, images[:, :40, :40], jax.random.PRNGKey(0), train=False)
     with pytest.raises(ValueError, match="scale mean must be positive"):
         get_model({**SMALL, "where_prior_loc": (0.0, 0.0, 0.0)})
+    with pytest.raises(ValueError, match="3 objects but the model infers at most 2"):
+        get_model({**SMALL, "steps": 2}).check_data({"num_objects": np.array([0, 3, 1])})
+    with pytest.raises(ValueError, match="anneal_from"):
+        get_model({**SMALL, "anneal_from": 1.0})
     with pytest.raises(ValueError, match="unknown option"):
         get_model({**SMALL, "num_slots": 3})
 
@@ -208,3 +253,21 @@ def test_quick_run_logs_counts_and_evaluates_with_defaults(tmp_path, data_dir):
     assert 0.0 <= counting["test"]["count_accuracy"] <= 1.0
     pics = make_pictures(run, num=4)
     assert set(pics) == {"reconstructions", "samples"} and pics["reconstructions"].ndim == 3
+
+
+def test_compare_reads_counting_columns():
+    from ocg_jax.analysis.compare import flat_metrics
+
+    result = {
+        "metrics": {"elbo": 1.0},
+        "counting": {
+            "test": {"count_accuracy": 0.9, "box_iou": 0.7},
+            "test_3": {"count_accuracy": 0.1, "box_iou": 0.6},
+        },
+    }
+    row = flat_metrics(result)
+    assert (
+        row["count_acc_test"] == 0.9
+        and row["count_acc_test_3"] == 0.1
+        and row["box_iou_test"] == 0.7
+    )

@@ -3,7 +3,8 @@
 Two sources of digits, each split into disjoint train and test digits:
 
 * ``sklearn_digits()``: scikit-learn's bundled 8x8 digits (1,797, no download),
-  upsampled smoothly (cubic spline) to ``size`` px; a fixed sixth is held out.
+  upsampled smoothly (cubic spline) to ``ink`` px and centred in a ``size`` px
+  patch (16 in 20, as MNIST's digits sit in 20 of 28 px); a fixed sixth is held out.
 * ``mnist_digits(manual_dir)``: MNIST from files the user already has, either
   Keras's ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``) or the
   four IDX files (optionally gzipped); its own train / test split.  Each digit
@@ -49,14 +50,20 @@ class Digits:
         return image, int(self.labels[i])
 
 
-def sklearn_digits(size: int = 20, test_fraction: float = 1 / 6, seed: int = 0) -> dict:
-    """``{"train": Digits, "test": Digits}`` from scikit-learn's 8x8 digits at ``size`` px;
-    the test digits are a fixed random ``test_fraction`` of the 1,797 (none in train)."""
+def sklearn_digits(
+    size: int = 20, ink: int = 16, test_fraction: float = 1 / 6, seed: int = 0
+) -> dict:
+    """``{"train": Digits, "test": Digits}`` from scikit-learn's 8x8 digits, ``ink`` px wide
+    in ``size`` px patches; the test digits are a fixed random ``test_fraction`` of the
+    1,797 (none in train)."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
     images = data.images.astype(np.float32) / 16.0
-    big = np.clip(ndimage.zoom(images, (1, size / 8, size / 8), order=3), 0.0, 1.0)
+    zoomed = np.clip(ndimage.zoom(images, (1, ink / 8, ink / 8), order=3), 0.0, 1.0)
+    border = (size - ink) // 2
+    big = np.zeros((len(images), size, size), np.float32)
+    big[:, border : border + ink, border : border + ink] = zoomed
     order = np.random.default_rng(seed).permutation(len(big))
     n_test = int(round(len(big) * test_fraction))
     test, train = order[:n_test], order[n_test:]

@@ -16,8 +16,11 @@ per-step signal (the reconstruction plus the KL terms of that step and later
 ones) minus a learned baseline: its own LSTM (256) over detached inputs, in the
 ``baseline`` parameter group (``score_function`` recipe).
 
-Images: ``[B, S, S, 1]`` in [0, 1].  Deviation from the original, for a safe
-start: the predicted ``z_where`` mean is an offset from the prior mean.
+Two departures from the original's start, both switchable (``where_offset``,
+``pres_bias``): with them and NVIL's signal normalisation the count is learnt in a
+few thousand steps; without, every run we tried stalled at 33% (``docs/air.md``).
+
+Images: ``[B, S, S, 1]`` in [0, 1].
 """
 
 import dataclasses
@@ -53,17 +56,29 @@ def count_prior(steps: int, k: float) -> tuple[float, ...]:
     return tuple(tail[t + 1] / tail[t] for t in range(steps))
 
 
+def annealed_prior(steps: int, k: float, start: float, duration: int, step) -> Array:
+    """Per-step success probabilities ``[steps]`` at training ``step``: from ``start`` (each
+    step) to ``count_prior(steps, k)``, exponentially (linear in log-probability) over
+    ``duration`` steps; ``start = 0`` gives the final prior from the start."""
+    final = jnp.log(jnp.asarray(count_prior(steps, k)))
+    if not start:
+        return jnp.exp(final)
+    f = jnp.clip(jnp.asarray(step, jnp.float32) / duration, 0.0, 1.0)
+    return jnp.exp((1 - f) * jnp.log(start) + f * final)
+
+
 class MLP(nn.Module):
     """One ReLU hidden layer; ``out_bias`` initialises the output layer's bias."""
 
     hidden: int
     out: int
-    out_bias: float = 0.0
+    out_bias: float | tuple[float, ...] = 0.0  # one value, or one per output
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         x = nn.relu(nn.Dense(self.hidden)(x))
-        return nn.Dense(self.out, bias_init=nn.initializers.constant(self.out_bias))(x)
+        bias = lambda *_: jnp.broadcast_to(jnp.asarray(self.out_bias, jnp.float32), (self.out,))
+        return nn.Dense(self.out, bias_init=bias)(x)
 
 
 class AIRStep(nn.Module):
@@ -78,6 +93,8 @@ class AIRStep(nn.Module):
     where_prior_scale: tuple[float, float, float]
     difference: bool
     decoder_bias: float
+    where_offset: bool
+    pres_bias: float
     deterministic: bool
 
     @nn.compact
@@ -88,9 +105,11 @@ class AIRStep(nn.Module):
         inp = jnp.concatenate([seen.reshape(b, -1), where, what, pres], axis=-1)
         (c, h), _ = nn.OptimizedLSTMCell(self.lstm, name="lstm")((c, h), inp)
 
-        pred = MLP(self.hidden, 7, name="predict")(h)
+        pred = MLP(self.hidden, 7, (self.pres_bias,) + (0.0,) * 6, name="predict")(h)
         p = nn.sigmoid(pred[:, 0]) * pres[:, 0]  # 0 once a step was 0
-        where_loc = jnp.asarray(self.where_prior_loc) + pred[:, 1:4]
+        where_loc = pred[:, 1:4]  # as the original: s near 0 at first, far from the prior
+        if self.where_offset:  # or an offset from the prior mean: windows of the prior's size
+            where_loc = where_loc + jnp.asarray(self.where_prior_loc)
         where_scale = nn.softplus(pred[:, 4:7]) + 1e-4
         rng_pres, rng_where, rng_what = jax.random.split(self.make_rng("sample"), 3)
         if self.deterministic:  # evaluation: modes
@@ -151,6 +170,13 @@ class AIRNet(nn.Module):
     where_prior_loc: tuple[float, float, float] = (3.0, 0.0, 0.0)
     where_prior_scale: tuple[float, float, float] = (0.2, 1.0, 1.0)
     count_prior_k: float = 0.01
+    anneal_from: float = 0.0  # > 0: the count prior starts at this success probability
+    anneal_steps: int = 10_000  # and reaches the geometric one after these steps
+    # how learning starts (docs/air.md; the original: False, 0.0): z_where's mean predicted as
+    # an offset from the prior's, so windows have the prior's size at once, and z_pres's
+    # logit biased so that steps start mostly off and are switched on as they pay
+    where_offset: bool = True
+    pres_bias: float = -4.0
     difference: bool = False  # DAIR
     decoder_bias: float = -2.0
 
@@ -171,25 +197,31 @@ class AIRNet(nn.Module):
             self.where_prior_scale,
             self.difference,
             self.decoder_bias,
+            self.where_offset,
+            self.pres_bias,
             deterministic,
             name="step",
         )
 
     @nn.compact
-    def __call__(self, images: Array, train: bool = True):
+    def __call__(self, images: Array, train: bool = True, step=0):
         b = images.shape[0]
         zeros = lambda *s: jnp.zeros((b, *s), jnp.float32)
         carry = (
             (zeros(self.lstm), zeros(self.lstm)),
             jnp.ones((b, 1), jnp.float32),
-            jnp.asarray(self.where_prior_loc) + zeros(3),
+            zeros(3),
             zeros(self.z_what),
             jnp.zeros_like(images),
         )
-        prior_p = jnp.asarray(count_prior(self.steps, self.count_prior_k))
-        (_, _, _, _, canvas), out = self._step(not train)(carry, prior_p, images)
+        (_, _, _, _, canvas), out = self._step(not train)(carry, net_prior(self, step), images)
         out = jax.tree.map(lambda v: jnp.moveaxis(v, 0, 1), out)  # [T, B, ...] -> [B, T, ...]
         return canvas, out
+
+
+def net_prior(net: AIRNet, step) -> Array:
+    """``net``'s count prior: per-step success probabilities ``[steps]`` at training ``step``."""
+    return annealed_prior(net.steps, net.count_prior_k, net.anneal_from, net.anneal_steps, step)
 
 
 class AIRBaseline(nn.Module):
@@ -244,6 +276,11 @@ class AIR:
             raise ValueError("where_prior_scale and sigma must be positive")
         if not 0 < n.count_prior_k:
             raise ValueError(f"count_prior_k must be positive, got {n.count_prior_k}")
+        if not 0 <= n.anneal_from < 1 or n.anneal_steps < 1:
+            raise ValueError(
+                f"anneal_from must lie in [0, 1) and anneal_steps be >= 1, got {n.anneal_from}, "
+                f"{n.anneal_steps}"
+            )
         if n.steps < 1 or n.window < 2 or n.window > n.image_size:
             raise ValueError(f"need steps >= 1 and 2 <= window <= image_size, got {n}")
 
@@ -259,13 +296,15 @@ class AIR:
         bl = AIRBaseline(self.net.lstm).init(
             b_rng, batch, out["z_pres"], out["z_where"], out["z_what"]
         )
-        return {"params": {"model": net, "baseline": bl["params"]}}
+        step = jnp.zeros((), jnp.int32)  # training steps so far: the count prior's schedule
+        return {"params": {"model": net, "baseline": bl["params"]}, "schedule": {"step": step}}
 
     def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool):
         self.input_spec.check(images)
         params = variables["params"]
+        step = variables.get("schedule", {}).get("step", 0)
         canvas, st = self.net.apply(
-            {"params": params["model"]}, images, train=train, rngs={"sample": rng}
+            {"params": params["model"]}, images, train=train, step=step, rngs={"sample": rng}
         )
         sg = jax.lax.stop_gradient
         baseline = AIRBaseline(self.net.lstm).apply(
@@ -292,7 +331,9 @@ class AIR:
             count=st["z_pres"].sum(1).astype(jnp.int32),
             score_terms=terms,
         )
-        return out, {}
+        if "schedule" not in variables:
+            return out, {}
+        return out, {"schedule": {"step": step + 1 if train else step}}
 
     def sample(self, variables: Variables, rng: Array, num: int) -> AIROutputs:
         """``num`` scenes from the prior (composed canvases and their latents)."""
@@ -300,7 +341,7 @@ class AIR:
         params = variables["params"]["model"]["step"]
         r_pres, r_where, r_what = jax.random.split(rng, 3)
         steps = n.steps
-        rho = jnp.asarray(count_prior(steps, n.count_prior_k))
+        rho = net_prior(n, variables.get("schedule", {}).get("step", 0))
         draws = jax.random.uniform(r_pres, (num, steps)) < rho
         z_pres = jnp.cumprod(draws, axis=1).astype(jnp.float32)
         z_where = jnp.asarray(n.where_prior_loc) + jnp.asarray(
@@ -342,6 +383,15 @@ class AIR:
             np.clip(np.round(np.asarray(samples.recon) * 255), 0, 255), np.uint8
         )
         return {"reconstructions": grid(images, outputs), "samples": grid(sample_images, samples)}
+
+    def check_data(self, batch: dict) -> None:
+        """Host-side check of a data batch: no canvas may hold more objects than steps."""
+        if "num_objects" in batch and int(np.max(batch["num_objects"])) > self.net.steps:
+            raise ValueError(
+                f"the data has canvases with {int(np.max(batch['num_objects']))} objects but "
+                f"the model infers at most {self.net.steps} (config.model.steps); raise it or "
+                "train on data with fewer objects"
+            )
 
     def batch_metrics(self, outputs: AIROutputs, batch: dict) -> dict:
         """``count_acc``: the batch's share of images whose count is right."""

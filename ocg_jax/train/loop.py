@@ -97,6 +97,9 @@ def train_and_evaluate(
     shape = model.input_spec.shape
     val_host = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
     check_image_batch(val_host["image"], shape)
+    check_data = getattr(model, "check_data", None)  # a family's own checks of its labels
+    if check_data is not None:
+        check_data(val_host)
     val = _global_batch(val_host, batch_sharding(mesh))
     primary = jax.process_index() == 0  # writes logs, pictures and config.json
     progress = progress and primary
@@ -167,6 +170,8 @@ def train_and_evaluate(
             batch = next(loader)
             if step == start + 1:
                 check_image_batch(batch["image"], shape)
+                if check_data is not None:
+                    check_data(jax.device_get(batch))
             state, metrics = train_step(state, batch)
             pending.append((step, metrics))
             last = step == config.num_steps

@@ -40,7 +40,7 @@ class ScoreFunction(RecipeBase):
     """Pathwise + score-function gradients, a learned baseline in its own group."""
 
     name: ClassVar[str] = "score_function"
-    progress: ClassVar[tuple[str, ...]] = ("loss", "elbo")
+    progress: ClassVar[tuple[str, ...]] = ("elbo", "count_acc")  # those the family logs
 
     @property
     def fields(self) -> tuple[str, ...]:
