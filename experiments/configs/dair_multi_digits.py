@@ -5,6 +5,8 @@ python -m experiments.train --config=experiments/configs/dair_multi_digits.py:cp
 
 from experiments.configs import air_multi_digits
 
+VARIANTS = air_multi_digits.VARIANTS
+
 
 def get_config(variant: str = ""):
     return air_multi_digits.get_config(",".join(filter(None, [variant, "dair"])))

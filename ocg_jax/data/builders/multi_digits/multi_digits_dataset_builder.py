@@ -28,7 +28,7 @@ class MultiDigitsConfig(tfds.core.BuilderConfig):
     min_digits: int = 0
     max_digits: int = 2
     source: str = "sklearn"  # or "mnist" (the user's files, in the manual dir)
-    canvas: int = 50
+    image_size: int = 50
     seed: int = 0
 
 
@@ -66,7 +66,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "full"
 
     def _info(self) -> tfds.core.DatasetInfo:
-        size = self.builder_config.canvas
+        size = self.builder_config.image_size
         return self.dataset_info_from_configs(
             features=tfds.features.FeaturesDict(
                 {
@@ -105,4 +105,4 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         for index in range(getattr(cfg, f"num_{split}")):
             rng = np.random.default_rng([cfg.seed, _SPLIT_IDS[split], index])
             count = int(rng.integers(lo, hi + 1))
-            yield index, draw_canvas(rng, digits, count, cfg.canvas)
+            yield index, draw_canvas(rng, digits, count, cfg.image_size)
