@@ -1,6 +1,12 @@
 """Metrics: pure array functions, one value per image (or per feature set)."""
 
 from ocg_jax.metrics.counting import box_iou, count_confusion, matched_box_iou
+from ocg_jax.metrics.disentanglement import (
+    dci,
+    disentanglement_score,
+    hoyer_sparsity,
+    mutual_information_gap,
+)
 from ocg_jax.metrics.frechet import feature_stats, frechet_distance, frechet_distance_from_stats
 from ocg_jax.metrics.segmentation import adjusted_rand_index, mask_scores, segmentation_covering
 
@@ -8,10 +14,14 @@ __all__ = [
     "adjusted_rand_index",
     "box_iou",
     "count_confusion",
+    "dci",
+    "disentanglement_score",
     "feature_stats",
     "frechet_distance",
     "frechet_distance_from_stats",
+    "hoyer_sparsity",
     "mask_scores",
     "matched_box_iou",
+    "mutual_information_gap",
     "segmentation_covering",
 ]

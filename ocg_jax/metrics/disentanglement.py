@@ -1,0 +1,123 @@
+"""Disentanglement scores of a representation against known generative factors (numpy).
+
+``codes [N, D]`` are posterior means, ``factors [N, F]`` integer factor classes (as
+dSprites' ``latents_classes``).  Each function returns plain floats (or a dict).
+
+* ``disentanglement_score``: Kim & Mnih's majority-vote score, as in Mathieu et al.
+  (codes normalised by their std; per vote a factor k is fixed at one value, the
+  dimension of least variance over ``subset_size`` such points votes for k; the
+  score is the accuracy of the per-dimension majority vote).  ``student_t_df``
+  first maps codes through the t CDF and the Gaussian inverse CDF (the paper's
+  Student-t variant).
+* ``mutual_information_gap`` (Chen et al. 2018), codes discretised into bins.
+* ``dci`` (Eastwood & Williams 2018): importances from gradient-boosted trees.
+* ``hoyer_sparsity`` of the normalised codes, averaged over examples.
+"""
+
+import numpy as np
+from scipy import stats
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.metrics import mutual_info_score
+
+
+def _check(codes, factors) -> tuple[np.ndarray, np.ndarray]:
+    codes, factors = np.asarray(codes, np.float64), np.asarray(factors)
+    if codes.ndim != 2 or factors.ndim != 2 or len(codes) != len(factors):
+        raise ValueError(
+            f"codes must be [N, D] and factors [N, F] with the same N, got {codes.shape} and "
+            f"{factors.shape}"
+        )
+    if not np.issubdtype(factors.dtype, np.integer):
+        raise TypeError(f"factors must be integer classes, got dtype {factors.dtype}")
+    return codes, factors
+
+
+def _normalise(codes: np.ndarray) -> np.ndarray:
+    std = codes.std(axis=0)
+    return codes / np.where(std > 1e-12, std, 1.0)
+
+
+def disentanglement_score(
+    codes,
+    factors,
+    *,
+    num_votes: int = 20_000,
+    subset_size: int = 1_000,
+    rng: np.random.Generator,
+    student_t_df: float | None = None,
+) -> float:
+    """The majority-vote score in [0, 1] (chance: about 1 / number of varying factors)."""
+    codes, factors = _check(codes, factors)
+    if student_t_df is not None:
+        u = np.clip(stats.t.cdf(codes, df=student_t_df), 1e-7, 1 - 1e-7)
+        codes = stats.norm.ppf(u)
+    z = _normalise(codes)
+    varying = [k for k in range(factors.shape[1]) if len(np.unique(factors[:, k])) > 1]
+    if not varying:
+        raise ValueError("no factor takes more than one value")
+    votes = np.zeros((z.shape[1], factors.shape[1]), np.int64)
+    for _ in range(num_votes):
+        k = varying[rng.integers(len(varying))]
+        value = factors[rng.integers(len(factors)), k]  # a value, as often as the data has it
+        rows = np.flatnonzero(factors[:, k] == value)
+        subset = z[rng.choice(rows, size=subset_size, replace=True)]
+        votes[np.argmin(subset.var(axis=0)), k] += 1
+    return float(votes.max(axis=1).sum() / num_votes)
+
+
+def mutual_information_gap(codes, factors, bins: int = 20) -> float:
+    """Mean over factors of (largest - second largest MI with one code dimension) / H(factor)."""
+    codes, factors = _check(codes, factors)
+    if codes.shape[1] < 2:
+        raise ValueError("MIG needs at least two code dimensions")
+    binned = [np.digitize(c, np.histogram_bin_edges(c, bins)[1:-1]) for c in codes.T]
+    gaps = []
+    for k in range(factors.shape[1]):
+        h = mutual_info_score(factors[:, k], factors[:, k])
+        if h <= 0:
+            continue  # a constant factor carries no information
+        mi = np.sort([mutual_info_score(factors[:, k], b) for b in binned])[::-1]
+        gaps.append((mi[0] - mi[1]) / h)
+    return float(np.mean(gaps))
+
+
+def _entropy(p: np.ndarray, base: int) -> np.ndarray:
+    p = p / np.maximum(p.sum(axis=0, keepdims=True), 1e-12)
+    return -np.sum(np.where(p > 0, p * np.log(np.maximum(p, 1e-12)), 0.0), axis=0) / np.log(base)
+
+
+def dci(codes, factors, *, train_fraction: float = 0.8, seed: int = 0) -> dict[str, float]:
+    """``{"disentanglement", "completeness", "informativeness"}`` (the last: mean test
+    accuracy of one gradient-boosted classifier per factor on the codes)."""
+    codes, factors = _check(codes, factors)
+    n_train = int(len(codes) * train_fraction)
+    order = np.random.default_rng(seed).permutation(len(codes))
+    tr, te = order[:n_train], order[n_train:]
+    d = codes.shape[1]
+    importance, accuracy = [], []
+    for k in range(factors.shape[1]):
+        y = factors[:, k]
+        if len(np.unique(y[tr])) < 2:
+            continue
+        model = GradientBoostingClassifier(random_state=seed).fit(codes[tr], y[tr])
+        importance.append(np.abs(model.feature_importances_))
+        accuracy.append(model.score(codes[te], y[te]))
+    r = np.stack(importance, axis=1)  # [D, K]
+    disent = 1.0 - _entropy(r.T, base=max(r.shape[1], 2))  # per code dimension
+    weights = r.sum(axis=1) / max(r.sum(), 1e-12)
+    complete = 1.0 - _entropy(r, base=max(d, 2))  # per factor
+    return {
+        "disentanglement": float(np.sum(weights * disent)),
+        "completeness": float(np.mean(complete)),
+        "informativeness": float(np.mean(accuracy)),
+    }
+
+
+def hoyer_sparsity(codes) -> float:
+    """Mean over examples of ``(sqrt(D) - |z|_1 / |z|_2) / (sqrt(D) - 1)`` of the codes
+    normalised by their per-dimension std: 1 for one active dimension, 0 for all equal."""
+    z = _normalise(np.asarray(codes, np.float64))
+    d = z.shape[1]
+    l1, l2 = np.abs(z).sum(axis=1), np.sqrt(np.square(z).sum(axis=1))
+    ratio = np.where(l2 > 0, l1 / np.maximum(l2, 1e-12), np.sqrt(d))
+    return float(np.mean((np.sqrt(d) - ratio) / (np.sqrt(d) - 1)))
