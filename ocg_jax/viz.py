@@ -116,25 +116,20 @@ def draw_boxes(images, boxes, present, width: int = 1) -> np.ndarray:
     """``images [N, H, W, 3]`` in [0, 1] with box ``t`` of ``boxes [N, T, 4]`` (y0, x0, y1, x1
     pixel edges) outlined in ``palette(T)[t]`` where ``present [N, T]``; parts outside the
     image are cut off."""
-    out = np.array(images, np.float32, copy=True)
-    n, h, w, _ = out.shape
-    colours = palette(boxes.shape[1])
-    for i in range(n):
-        for t in range(boxes.shape[1]):
-            if not present[i, t]:
-                continue
-            y0, x0, y1, x1 = np.round(np.asarray(boxes[i, t], np.float64)).astype(int)
-            y1, x1 = y1 - 1, x1 - 1  # edges -> last pixel inside
-            c = colours[t]
-            for y in range(max(y0, 0), min(y1, h - 1) + 1):
-                for x in (x0, x1):
-                    if 0 <= x < w:
-                        out[i, y, max(x - width + 1, 0) : x + 1] = c
-            for x in range(max(x0, 0), min(x1, w - 1) + 1):
-                for y in (y0, y1):
-                    if 0 <= y < h:
-                        out[i, max(y - width + 1, 0) : y + 1, x] = c
-    return out
+    from PIL import ImageDraw
+
+    colours = [tuple(int(v) for v in _to_uint8(c)) for c in palette(boxes.shape[1])]
+    out = []
+    for image, rows, shown in zip(_to_uint8(images), np.asarray(boxes), present, strict=True):
+        pic = Image.fromarray(image)
+        draw = ImageDraw.Draw(pic)
+        for (y0, x0, y1, x1), colour, on in zip(
+            np.round(rows).astype(int), colours, shown, strict=True
+        ):
+            if on:  # PIL's corners are the first and last pixel inside: edges minus one
+                draw.rectangle([x0, y0, x1 - 1, y1 - 1], outline=colour, width=width)
+        out.append(np.asarray(pic, np.float32) / 255.0)
+    return np.stack(out)
 
 
 def box_grid(spec, images, recon, boxes, present, windows) -> np.ndarray:

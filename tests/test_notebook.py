@@ -1,4 +1,4 @@
-"""notebooks/quickstart.ipynb runs top to bottom (with tiny settings)."""
+"""The notebooks run top to bottom (with tiny settings)."""
 
 import os
 from pathlib import Path
@@ -9,12 +9,9 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quickstart_notebook_executes(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setenv("OCG_QUICKSTART_STEPS", "2")
-    monkeypatch.setenv("OCG_QUICKSTART_WORKDIR", str(tmp_path / "run"))
-    monkeypatch.setenv("OCG_QUICKSTART_DATA_DIR", data_dir)
-    monkeypatch.setenv("OCG_QUICKSTART_NARROW", "1")
-    nb = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+def _execute(name: str) -> tuple[str, list]:
+    """Run ``notebooks/<name>`` in its folder; ``(stream text, image outputs)``, no errors."""
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     NotebookClient(
         nb,
         timeout=600,
@@ -24,8 +21,16 @@ def test_quickstart_notebook_executes(tmp_path, data_dir, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    return text, [o for o in outputs if "image/png" in o.get("data", {})]
+
+
+def test_quickstart_notebook_executes(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("OCG_QUICKSTART_STEPS", "2")
+    monkeypatch.setenv("OCG_QUICKSTART_WORKDIR", str(tmp_path / "run"))
+    monkeypatch.setenv("OCG_QUICKSTART_DATA_DIR", data_dir)
+    monkeypatch.setenv("OCG_QUICKSTART_NARROW", "1")
+    text, images = _execute("quickstart.ipynb")
     assert "trained to step 2" in text and "ari_fg" in text
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4  # the curves and three picture grids
     assert (tmp_path / "run" / "checkpoints").is_dir() and os.listdir(tmp_path / "run" / "images")
 
@@ -35,16 +40,6 @@ def test_air_notebook_executes(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("OCG_AIR_DATA", "tiny")
     monkeypatch.setenv("OCG_AIR_WORKDIR", str(tmp_path / "run"))
     monkeypatch.setenv("OCG_AIR_DATA_DIR", data_dir)
-    nb = nbformat.read(ROOT / "notebooks" / "air.ipynb", as_version=4)
-    NotebookClient(
-        nb,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(ROOT / "notebooks")}},
-    ).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    text, images = _execute("air.ipynb")
     assert "trained to step 2" in text and "count accuracy test_3" in text
-    images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4  # the data, the curves and two picture grids

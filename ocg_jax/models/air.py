@@ -292,10 +292,13 @@ class AIR:
         self.input_spec.check(batch)
         p_rng, s_rng, b_rng = jax.random.split(rng, 3)
         net = self.net.init({"params": p_rng, "sample": s_rng}, batch, train=False)["params"]
-        _, out = self.net.apply({"params": net}, batch, train=False, rngs={"sample": s_rng})
-        bl = AIRBaseline(self.net.lstm).init(
-            b_rng, batch, out["z_pres"], out["z_where"], out["z_what"]
+        b, n = batch.shape[0], self.net
+        latents = (
+            jnp.zeros((b, n.steps)),
+            jnp.zeros((b, n.steps, 3)),
+            jnp.zeros((b, n.steps, n.z_what)),
         )
+        bl = AIRBaseline(n.lstm).init(b_rng, batch, *latents)
         step = jnp.zeros((), jnp.int32)  # training steps so far: the count prior's schedule
         return {"params": {"model": net, "baseline": bl["params"]}, "schedule": {"step": step}}
 
