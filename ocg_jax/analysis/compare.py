@@ -34,7 +34,8 @@ def flat_metrics(result: dict) -> dict[str, float]:
         row["fd"] = result["frechet"]["test_vs_samples"]
     for split, c in result.get("counting", {}).items():
         row[f"count_acc_{split}"] = c["count_accuracy"]
-        row[f"box_iou_{split}"] = c["box_iou"]
+        if c["box_iou"] is not None:
+            row[f"box_iou_{split}"] = c["box_iou"]
     for label, accs in result.get("probes", {}).get("latents", {}).items():
         for kind in ("logistic", "mlp"):
             row[f"probe_{label}_{kind}"] = accs[kind]

@@ -46,7 +46,7 @@ def count_scores(run: Run, source, num: int, batch_size: int, seed: int, desc: s
         "num_images": int(len(true)),
         "count_accuracy": float(np.mean(true == pred)),
         "count_confusion": count_confusion(true, pred, max(steps, int(true.max()))).tolist(),
-        "box_iou": float(ious.mean()) if len(ious) else float("nan"),
+        "box_iou": float(ious.mean()) if len(ious) else None,  # None: no box was inferred
         "matched_boxes": int(len(ious)),
     }
 

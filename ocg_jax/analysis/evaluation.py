@@ -244,7 +244,12 @@ def format_table(result: dict) -> str:
     for name, c in result.get("counting", {}).items():
         lines.append(
             f"{'count accuracy ' + name:<28}{c['count_accuracy']:>12.4f}  "
-            f"(box IoU {c['box_iou']:.3f}, {c['num_images']} images)"
+            + (
+                f"(box IoU {c['box_iou']:.3f}, "
+                if c["box_iou"] is not None
+                else "(no box inferred, "
+            )
+            + f"{c['num_images']} images)"
         )
         lines.append(f"{'  confusion (true x pred)':<28}{c['count_confusion']}")
     if "probes" in result:
