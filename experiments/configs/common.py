@@ -125,3 +125,36 @@ def experiment(model: str, dataset: str, variant: str = "") -> ml_collections.Co
     c.data.max_label = d["max_label"]
     c.model = model_config(model, d["image_size"], d["num_slots"])
     return apply_variant(c, variant)
+
+
+def disentangling_config(dataset: str, data_config: str) -> ml_collections.ConfigDict:
+    """Disentangling Disentanglement: fixed ``beta`` on the KL, ``alpha`` on D(q(z), p(z))
+    (the ``elbo`` recipe's batch regulariser ``divergence``), ``model.prior`` and
+    ``model.divergence``; ``--config.alpha=A`` sets the regulariser's weight."""
+    c = base_config()
+    del c.geco  # fixed beta
+    c.beta = 1.0
+    c.alpha = 0.0
+    c.regularizers = ml_collections.ConfigDict({"divergence": c.get_ref("alpha")})
+    c.data.name = dataset
+    c.data.config = data_config
+    c.data.max_label = 0
+    c.model = ml_collections.ConfigDict(
+        {
+            "name": "dd_vae",
+            "latent": 10,
+            "prior": {"name": "isotropic", "variance": 1.0},
+            "divergence": "kl",
+            "compute_dtype": "float32",
+        }
+    )
+    return c
+
+
+def select_variants(variant: str, variants: dict, what: str) -> list[str]:
+    """The comma-separated names of ``variant``, checked against ``variants``."""
+    names = [n for n in variant.split(",") if n]
+    unknown = sorted(set(names) - set(variants))
+    if unknown:
+        raise ValueError(f"unknown config variant(s) {unknown} for {what}; known: {sorted(variants)}")
+    return names

@@ -17,7 +17,7 @@ from ocg_jax.analysis.inception import InceptionFeatures
 from ocg_jax.analysis.probes import run_probes
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.labels import has_labels, scene_labels
-from ocg_jax.data.pipeline import check_image_batch, load_examples, load_source
+from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics.frechet import frechet_distance
 from ocg_jax.models.base import sample_fn
 
@@ -63,12 +63,13 @@ def _infer(run, eval_batch, source, num, batch_size, seed, desc, progress):
     for i, start in enumerate(_batches(num, batch_size, desc, progress)):
         n = min(batch_size, num - start)
         ex = load_examples(source, n, run.recipe.eval_fields, start, missing_ok=True)
-        check_image_batch(ex["image"], run.model.input_spec.shape)
+        spec = run.model.input_spec
+        spec.check_stored(ex[spec.field])
         rng = jax.random.fold_in(jax.random.PRNGKey(seed), i)
         s, f = jax.device_get(eval_batch(ex, rng))
         scores.append(s)
         feats.append(f)
-        images.append(ex["image"])
+        images.append(ex[spec.field])
     scores = {k: np.concatenate([s[k] for s in scores]) for k in scores[0]}
     return scores, np.concatenate(feats), np.concatenate(images)
 
@@ -122,6 +123,7 @@ def evaluate_run(
     probe_train_images: int = 1000,
     probe_test_images: int = 500,
     probe_features: str = "sample",
+    disentanglement_images: int = 10_000,
     seed: int = 0,
     progress: bool = True,
 ) -> dict:
@@ -131,7 +133,8 @@ def evaluate_run(
     = 0 the probes.  The paper uses 320 images for segmentation and 10,000 / 10,000 for FID.
     Sizes larger than their split are cut to it, with a note (printed with ``progress``, and
     in the result's ``notes``).  ``probe_features``: ``"sample"`` (the original's) or
-    ``"mean"``.
+    ``"mean"``.  Families that score disentanglement (``model.disentangles``) add
+    ``result["disentanglement"]`` from ``disentanglement_images`` examples of the split.
     """
     if probe_features not in PROBE_FEATURES:
         raise ValueError(f"probe_features must be one of {sorted(PROBE_FEATURES)}")
@@ -141,7 +144,9 @@ def evaluate_run(
         raise ValueError("the inception extractor needs inception_weights=FILE (see README)")
     data = run.config.data
     notes = []
-    if fd_images and fd_samples and extractor == "scene_net" and not has_labels(data.name):
+    if run.model.input_spec.field != "image":  # no pictures to compare
+        fd_images = 0
+    elif fd_images and fd_samples and extractor == "scene_net" and not has_labels(data.name):
         notes.append(
             f"no Fréchet distance: the offline feature net trains on scene labels, which "
             f"{data.name!r} does not have (use --extractor=inception with its weights)"
@@ -208,6 +213,12 @@ def evaluate_run(
         }
     if getattr(run.model, "counts_objects", False):
         result["counting"] = count_evaluation(run, split, num_images, batch_size, seed, progress)
+    if getattr(run.model, "disentangles", False):
+        from ocg_jax.analysis.disentangling import disentanglement_evaluation
+
+        result["disentanglement"] = disentanglement_evaluation(
+            run, split, disentanglement_images, seed=seed, progress=progress
+        )
     if probing:
         _, f_tr, x_tr = _infer(
             run, eval_batch, train, probe_train_images, batch_size, seed, "probe train", progress
@@ -252,6 +263,8 @@ def format_table(result: dict) -> str:
             + f"{c['num_images']} images)"
         )
         lines.append(f"{'  confusion (true x pred)':<28}{c['count_confusion']}")
+    for name, value in result.get("disentanglement", {}).items():
+        lines.append(f"{name:<28}{value:>12.4f}" if isinstance(value, float) else f"{name:<28}{value:>12}")
     if "probes" in result:
         lines.append(f"{'probe accuracy':<28}{'latents':>12}{'pixels':>12}{'majority':>10}")
         for label, row in result["probes"]["latents"].items():

@@ -73,7 +73,7 @@ def sklearn_digits(
     }
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         data = f.read()
@@ -84,7 +84,7 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def _find(directory: Path, name: str) -> Path | None:
+def find_file(directory: Path, name: str) -> Path | None:
     for candidate in (directory / name, directory / f"{name}.gz"):
         if candidate.exists():
             return candidate
@@ -108,12 +108,12 @@ def mnist_digits(manual_dir: str | Path | None) -> dict:
             arrays = {s: (f[f"x_{s}"], f[f"y_{s}"]) for s in ("train", "test")}
     else:
         for split, (images, labels) in IDX_FILES.items():
-            found = _find(directory, images), _find(directory, labels)
+            found = find_file(directory, images), find_file(directory, labels)
             if None in found:
                 raise FileNotFoundError(
                     f"no mnist.npz and no {images}[.gz] / {labels}[.gz] in {directory}"
                 )
-            arrays[split] = (_read_idx(found[0]), _read_idx(found[1]))
+            arrays[split] = (read_idx(found[0]), read_idx(found[1]))
     out = {}
     for split, (x, y) in arrays.items():
         if x.ndim != 3 or len(x) != len(y):

@@ -91,13 +91,9 @@ def load_examples(
 
 def check_image_batch(images, image_shape: Sequence[int]) -> None:
     """Clear errors for a batch that does not fit the model (dtype, rank, size)."""
-    if images.dtype != np.uint8:
-        raise TypeError(f"dataset images must be uint8 in [0, 255], got {images.dtype}")
-    if tuple(images.shape[1:]) != tuple(image_shape):
-        raise ValueError(
-            f"dataset images have shape {tuple(images.shape[1:])} but the model expects "
-            f"{tuple(image_shape)}; set config.model.image_size (and the dataset config) to match"
-        )
+    from ocg_jax.models.base import InputSpec
+
+    InputSpec(tuple(image_shape)).check_stored(images)
 
 
 class _ProcessRows(grain.MapDataset):

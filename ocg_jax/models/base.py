@@ -7,7 +7,7 @@ input state unchanged when ``train=False``).
 
 import dataclasses
 import functools
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import flax.linen as nn
 import jax
@@ -28,6 +28,18 @@ class InputSpec:
     shape: tuple[int, int, int]  # (H, W, C)
     low: float = 0.0
     high: float = 1.0
+    field: ClassVar[str] = "image"  # the dataset field it reads
+
+    def check_stored(self, images) -> None:
+        """Clear errors for a dataset batch that does not fit (dtype, rank, size)."""
+        if images.dtype != np.uint8:
+            raise TypeError(f"dataset images must be uint8 in [0, 255], got {images.dtype}")
+        if tuple(images.shape[1:]) != tuple(self.shape):
+            raise ValueError(
+                f"dataset images have shape {tuple(images.shape[1:])} but the model expects "
+                f"{tuple(self.shape)}; set config.model.image_size (and the dataset config) "
+                "to match"
+            )
 
     def preprocess(self, images: Array) -> Array:
         """uint8 ``[B, H, W, C]`` in [0, 255] -> float32 in ``[low, high]``."""
@@ -63,6 +75,39 @@ class InputSpec:
                 f"image values must lie in [{self.low:g}, {self.high:g}], "
                 f"got range [{lo:.3g}, {hi:.3g}]"
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class PointSpec:
+    """What a family of vectors reads (pinwheel): float ``[B, *shape]`` from the dataset's
+    ``point`` field, used as stored."""
+
+    shape: tuple[int, ...]
+    low: float = 0.0  # the value of the zero input that initialises a model
+    field: ClassVar[str] = "point"
+
+    def preprocess(self, points: Array) -> Array:
+        if not jnp.issubdtype(points.dtype, jnp.floating):
+            raise TypeError(f"expected floating-point points, got dtype {points.dtype}")
+        return points.astype(jnp.float32)
+
+    def check_stored(self, points) -> None:
+        if not np.issubdtype(points.dtype, np.floating):
+            raise TypeError(f"dataset points must be floating point, got {points.dtype}")
+        if tuple(points.shape[1:]) != tuple(self.shape):
+            raise ValueError(
+                f"dataset points have shape {tuple(points.shape[1:])} but the model expects "
+                f"{tuple(self.shape)}; set config.model.point_dim to match"
+            )
+
+    def check(self, points) -> None:
+        shape = tuple(points.shape)
+        if len(shape) != 1 + len(self.shape) or shape[1:] != tuple(self.shape):
+            raise ValueError(
+                f"points must have shape [B, {', '.join(map(str, self.shape))}], got {list(shape)}"
+            )
+        if not jnp.issubdtype(points.dtype, jnp.floating):
+            raise TypeError(f"points must be floating point, got dtype {points.dtype}")
 
 
 class ModelFamily(Protocol):

@@ -8,9 +8,11 @@ import ml_collections
 
 from ocg_jax.models.air import AIR, AIRNet
 from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.dd_vae import DDVAE, DDNet
 from ocg_jax.models.genesis import Genesis, GenesisNet
 from ocg_jax.models.monet import Monet, MonetNet
 from ocg_jax.models.vae import VAE, VAENet
+from ocg_jax.objectives.priors import PriorSpec
 
 #: name -> (family class, network class, options the name fixes)
 _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
@@ -21,6 +23,7 @@ _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
     "bd_vae": (VAE, VAENet, {"decoder": "broadcast"}),
     "air": (AIR, AIRNet, {"difference": False}),
     "dair": (AIR, AIRNet, {"difference": True}),
+    "dd_vae": (DDVAE, DDNet, {}),
 }
 
 
@@ -55,4 +58,6 @@ def get_model(config: ml_collections.ConfigDict | dict) -> ModelFamily:
     for key, value in options.items():
         if isinstance(value, list):
             options[key] = tuple(value)
+    if "prior" in options:  # a nested config: hashable settings (a model is a cache key)
+        options["prior"] = PriorSpec.parse(options["prior"])
     return family(net(**fixed, **options), name=name)

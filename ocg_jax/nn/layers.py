@@ -122,6 +122,42 @@ class _PlainUpConv(nn.Module):
         return y
 
 
+#: ``conv_transpose_4x4_stride2``: (output phase, input offset) -> kernel tap
+_TAPS_4X4 = {(0, -1): 3, (0, 0): 1, (1, 0): 2, (1, 1): 0}
+
+
+def conv_transpose_4x4_stride2(x: Array, kernel: Array) -> Array:
+    """PyTorch's ``ConvTranspose2d(4, stride=2, padding=1)``, ``[N, H, W, Cin] -> [N, 2H, 2W,
+    Cout]`` with ``kernel [4, 4, Cin, Cout]``, as one stride-1 3x3 conv giving the four
+    output phases (sub-pixel form) and a depth-to-space: no zero-dilated input, which
+    XLA:CPU ran 4x slower."""
+    n, h, w, cin = x.shape
+    cout = kernel.shape[-1]
+    k = jnp.zeros((3, 3, cin, 2, 2, cout), kernel.dtype)
+    for (a, dy), ty in _TAPS_4X4.items():
+        for (b, dx), tx in _TAPS_4X4.items():
+            k = k.at[dy + 1, dx + 1, :, a, b, :].set(kernel[ty, tx])
+    y = jax.lax.conv_general_dilated(
+        x, k.reshape(3, 3, cin, 4 * cout), (1, 1), [(1, 1), (1, 1)], dimension_numbers=_DN
+    )
+    y = y.reshape(n, h, w, 2, 2, cout).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(n, 2 * h, 2 * w, cout)
+
+
+class UpConv4(nn.Module):
+    """``conv_transpose_4x4_stride2`` with a bias: the DCGAN-style decoders' upsampling."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        shape = (4, 4, x.shape[-1], self.features)
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        dt = compute_dtype()
+        return conv_transpose_4x4_stride2(x.astype(dt), kernel.astype(dt)) + bias.astype(dt)
+
+
 def UpConv(features: int, kernel_size=(5, 5), *, use_bias: bool = True, name=None):
     """Stride-2 transposed conv, PyTorch's ``ConvTranspose2d(k, 2, (k - 1) // 2,
     output_padding=1)`` (``[N, H, W, Cin] -> [N, 2H, 2W, features]``); on the CPU four

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_examples, load_source
+from ocg_jax.data.pipeline import ShardedLoader, load_examples, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.logging import NullLogger, RunLogger
@@ -94,9 +94,9 @@ def train_and_evaluate(
         num_threads=data.num_threads,
         device_prefetch=data.get("device_prefetch", 2),
     )
-    shape = model.input_spec.shape
+    spec = model.input_spec
     val_host = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
-    check_image_batch(val_host["image"], shape)
+    spec.check_stored(val_host[spec.field])
     check_data = getattr(model, "check_data", None)  # a family's own checks of its labels
     if check_data is not None:
         check_data(val_host)
@@ -169,7 +169,7 @@ def train_and_evaluate(
         for step in range(start + 1, config.num_steps + 1):
             batch = next(loader)
             if step == start + 1:
-                check_image_batch(batch["image"], shape)
+                spec.check_stored(batch[spec.field])
                 if check_data is not None:
                     check_data(jax.device_get(batch))
             state, metrics = train_step(state, batch)

@@ -10,6 +10,11 @@ BUILDERS = {
     "tetrominoes": "ocg_jax.data.builders.tetrominoes.tetrominoes_dataset_builder",
     "multi_object": "ocg_jax.data.builders.multi_object.multi_object_dataset_builder",
     "multi_digits": "ocg_jax.data.builders.multi_digits.multi_digits_dataset_builder",
+    "dsprites": "ocg_jax.data.builders.dsprites.dsprites_dataset_builder",
+    "pinwheel": "ocg_jax.data.builders.pinwheel.pinwheel_dataset_builder",
+    "fashion_mnist_files": (
+        "ocg_jax.data.builders.fashion_mnist_files.fashion_mnist_files_dataset_builder"
+    ),
 }
 
 

@@ -66,10 +66,17 @@ class RecipeBase:
     model: ModelFamily
     settings: ml_collections.FrozenConfigDict
     name: ClassVar[str] = ""
-    fields: ClassVar[tuple[str, ...]] = ("image",)
-    eval_fields: ClassVar[tuple[str, ...]] = ("image", "mask")
     finite: ClassVar[tuple[str, ...]] = ("loss",)
     progress: ClassVar[tuple[str, ...]] = ("loss",)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The model's input (``input_spec.field``: images, or points)."""
+        return (self.model.input_spec.field,)
+
+    @property
+    def eval_fields(self) -> tuple[str, ...]:
+        return (self.model.input_spec.field, "mask")
 
     def init_opt_state(self, params) -> Any:
         raise NotImplementedError
@@ -89,8 +96,9 @@ class RecipeBase:
         )
 
     def images(self, batch: dict) -> jax.Array:
-        """The batch's uint8 images as the model reads them."""
-        return self.model.input_spec.preprocess(batch["image"])
+        """The batch's inputs as the model reads them (uint8 images made float)."""
+        spec = self.model.input_spec
+        return spec.preprocess(batch[spec.field])
 
     def extra_metrics(self, outputs, batch: dict) -> Metrics:
         """The family's own per-batch metrics (``model.batch_metrics``), if it has any."""
@@ -106,6 +114,9 @@ class RecipeBase:
     def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
         """``{"reconstructions", "samples"}`` uint8 grids with labelled rows."""
         spec = self.model.input_spec
+        own_draw = getattr(self.model, "draw", None)  # a family that draws from its variables
+        if own_draw is not None:
+            return own_draw(variables(state), batch, outputs, rng, num)
         samples = sample_fn(self.model)(variables(state), rng, num)
         own = getattr(self.model, "pictures", None)  # a family's own pictures
         if own is not None:

@@ -71,6 +71,10 @@ def kl_weights(model: ModelFamily, config) -> dict[str, float]:
     geco_on = config.get("geco") is not None and config.geco.enabled
     if given and geco_on:
         raise ValueError("config.kl_weights applies to fixed-beta training; GECO is enabled")
+    if not given:
+        return dict.fromkeys(model.kl_terms, 1.0)  # beta may be 0 (no KL term at all)
+    if not config.beta:
+        raise ValueError("config.kl_weights are relative to config.beta, which is 0")
     return {k: float(given.get(k, config.beta)) / config.beta for k in model.kl_terms}
 
 
@@ -84,7 +88,7 @@ class Elbo(RecipeBase):
 
     regularizers: tuple = ()
     name: ClassVar[str] = "elbo"
-    progress: ClassVar[tuple[str, ...]] = ("loss", "nll", "beta")
+    progress: ClassVar[tuple[str, ...]] = ("loss", "nll", "beta", "divergence")
 
     def __post_init__(self):
         kl_weights(self.model, self.settings)  # errors at build time, not inside jit

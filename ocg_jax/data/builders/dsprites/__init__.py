@@ -1,0 +1,1 @@
+"""The ``dsprites`` dataset (Disentangling Disentanglement)."""

@@ -1,0 +1,1 @@
+"""The ``pinwheel`` dataset (Disentangling Disentanglement's clustering demonstration)."""

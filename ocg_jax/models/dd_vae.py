@@ -1,0 +1,245 @@
+"""The VAE of Disentangling Disentanglement (Mathieu, Rainforth, Siddharth, Teh; ICML 2019).
+
+Trained by the ``elbo`` recipe on ``E_q[log p(x|z)] - beta KL(q(z|x) || p(z))
+- alpha D(q(z), p(z))``: the per-example terms ``nll`` and ``kl`` come from the
+model (KL in closed form for Gaussian priors, else one Monte-Carlo sample), and
+``D`` is the batch regulariser ``divergence`` (``ocg_jax.objectives.divergences``)
+weighted by ``config.regularizers.divergence`` (alpha).  Priors:
+``ocg_jax.objectives.priors``.
+
+Two networks, as in the paper's code:
+  * ``data="image"`` (dSprites, 64x64x1; Fashion-MNIST 32x32x1): four 4x4 stride-2
+    convs (32, 32, 64, 64) with ReLU, a linear layer (128), heads for the mean and
+    ``std = exp(raw / 2) + 1e-6``; the mirrored decoder (linear 128, linear, four 4x4
+    stride-2 transposed convs) gives Bernoulli logits.
+  * ``data="point"`` (pinwheel, 2-D): an MLP 2-100-D encoder (``std = softplus +
+    1e-6``) and a D-100-2 decoder giving a Gaussian mean and softplus std.
+
+Shapes: B batch, D latents (``latent``).
+"""
+
+import dataclasses
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+from numpyro import distributions as dist
+
+from ocg_jax.nn.layers import StridedConv, UpConv4
+from ocg_jax.models.base import Array, InputSpec, LinenFamily, PointSpec, Variables, sample_fn
+from ocg_jax.objectives.divergences import DIVERGENCES, aggregate_divergence
+from ocg_jax.objectives.kl import gaussian_kl
+from ocg_jax.objectives.priors import (
+    PriorSpec,
+    anisotropic_scales,
+    has_closed_form_kl,
+    prior_distribution,
+)
+
+EPS = 1e-6  # the original's Constants.eta on posterior scales
+DATA = ("image", "point")
+
+
+@struct.dataclass
+class DDOutputs:
+    recon: Array  # [B, ...] decoder mean: pixel probabilities, or point means
+    z: Array  # [B, D] posterior sample (prior sample in ``sample``)
+    z_mean: Array  # [B, D]
+    z_std: Array  # [B, D]
+    prior_log_variances: Array  # [D] the anisotropic prior's (learned) relative log-variances
+    losses: dict[str, Array]  # per example [B]: nll, kl
+
+
+class ConvEncoder(nn.Module):
+    channels: Sequence[int]
+    dense: int
+    latent: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> tuple[Array, Array]:
+        for c in self.channels:
+            x = nn.relu(StridedConv(c, (4, 4), padding=((1, 1), (1, 1)))(x))
+        h = nn.Dense(self.dense)(x.reshape(x.shape[0], -1))  # linear, as the original
+        mean, raw = nn.Dense(self.latent)(h), nn.Dense(self.latent)(h)
+        return mean, jnp.exp(0.5 * raw) + EPS
+
+
+class ConvDecoder(nn.Module):
+    image_size: int
+    out_channels: int
+    channels: Sequence[int]  # the encoder's; mirrored
+    dense: int
+
+    @nn.compact
+    def __call__(self, z: Array) -> Array:
+        """``[B, D] -> [B, S, S, C]`` Bernoulli logits."""
+        side = self.image_size // 2 ** len(self.channels)
+        top = self.channels[-1]
+        h = nn.relu(nn.Dense(self.dense)(z))
+        h = nn.relu(nn.Dense(top * side * side)(h)).reshape(z.shape[0], side, side, top)
+        outs = [*list(self.channels)[::-1][1:], self.out_channels]
+        for i, c in enumerate(outs):
+            h = UpConv4(c)(h)  # PyTorch's ConvTranspose2d(4, stride 2, padding 1)
+            h = nn.relu(h) if i < len(outs) - 1 else h
+        return h
+
+
+class DDNet(nn.Module):
+    """Encoder, prior, decoder; ``prior`` a ``PriorSpec`` (or its dict), ``divergence`` the
+    estimator of D (``"kl"`` or ``"mmd"``) the family's batch regulariser uses."""
+
+    data: str = "image"
+    image_size: int = 64
+    channels: int = 1  # image channels
+    point_dim: int = 2
+    latent: int = 10
+    enc_channels: Sequence[int] = (32, 32, 64, 64)
+    dense: int = 128
+    hidden: int = 100  # point MLPs
+    prior: PriorSpec | dict = PriorSpec()
+    divergence: str = "kl"
+    compute_dtype: str = "float32"
+
+    @property
+    def prior_spec(self) -> PriorSpec:
+        return PriorSpec.parse(self.prior)
+
+    def setup(self):
+        if self.data not in DATA:
+            raise ValueError(f"data must be one of {DATA}, got {self.data!r}")
+        if self.divergence not in DIVERGENCES:
+            raise ValueError(f"divergence must be one of {DIVERGENCES}, got {self.divergence!r}")
+        if self.data == "image" and self.image_size % 2 ** len(self.enc_channels):
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2^{len(self.enc_channels)}"
+            )
+        spec = self.prior_spec
+        init = spec.default_log_variances(self.latent)
+        self.prior_log_variances = self.param(
+            "prior_log_variances", lambda *_: jnp.asarray(init), (self.latent,)
+        )
+        if self.data == "image":
+            self.encoder = ConvEncoder(self.enc_channels, self.dense, self.latent)
+            self.decoder = ConvDecoder(
+                self.image_size, self.channels, self.enc_channels, self.dense
+            )
+        else:
+            self.enc_hidden = nn.Dense(self.hidden)
+            self.enc_mean, self.enc_std = nn.Dense(self.latent), nn.Dense(self.latent)
+            self.dec_hidden = nn.Dense(self.hidden)
+            self.dec_mean, self.dec_std = nn.Dense(self.point_dim), nn.Dense(self.point_dim)
+
+    def log_variances(self) -> Array:
+        """``[D]``: the anisotropic prior's relative log-variances (frozen unless learned)."""
+        lv = self.prior_log_variances
+        return lv if self.prior_spec.learn else jax.lax.stop_gradient(lv)
+
+    def encode(self, x: Array) -> tuple[Array, Array]:
+        if self.data == "image":
+            return self.encoder(x)
+        h = nn.relu(self.enc_hidden(x))
+        return self.enc_mean(h), nn.softplus(self.enc_std(h)) + EPS
+
+    def decode(self, z: Array) -> tuple[Array, Array | None]:
+        """Bernoulli logits (images) or a Gaussian's mean and std (points)."""
+        if self.data == "image":
+            return self.decoder(z), None
+        h = nn.relu(self.dec_hidden(z))
+        return self.dec_mean(h), nn.softplus(self.dec_std(h)) + EPS
+
+    def __call__(self, x: Array, *, train: bool) -> DDOutputs:
+        del train  # no batch statistics
+        mean, std = self.encode(x)
+        z = mean + std * jax.random.normal(self.make_rng("sample"), mean.shape)
+        out, out_std = self.decode(z)
+        log_var = self.log_variances()
+        prior = prior_distribution(self.prior_spec, self.latent, log_var)
+        if self.data == "image":
+            nll = -(x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out))
+            nll, recon = nll.sum(axis=(1, 2, 3)), jax.nn.sigmoid(out)
+        else:
+            nll, recon = -dist.Normal(out, out_std).log_prob(x).sum(-1), out
+        if has_closed_form_kl(self.prior_spec):
+            scale = (
+                anisotropic_scales(log_var, self.prior_spec.variance)
+                if self.prior_spec.name == "anisotropic"
+                else jnp.sqrt(self.prior_spec.variance)
+            )
+            kl = gaussian_kl(mean, std, 0.0, scale).sum(-1)
+        else:  # one-sample Monte Carlo, at the reparameterised z
+            kl = dist.Normal(mean, std).log_prob(z).sum(-1) - prior.log_prob(z)
+        return DDOutputs(recon, z, mean, std, log_var, {"nll": nll, "kl": kl})
+
+    def sample(self, num: int) -> DDOutputs:
+        """``num`` decoder means of ``z ~ p(z)``."""
+        log_var = self.log_variances()
+        prior = prior_distribution(self.prior_spec, self.latent, log_var)
+        z = prior.sample(self.make_rng("sample"), (num,))
+        return self.sample_at(z)
+
+    def sample_at(self, z: Array) -> DDOutputs:
+        """Decoder means at given latents ``z [N, D]``."""
+        out, _ = self.decode(z)
+        recon = jax.nn.sigmoid(out) if self.data == "image" else out
+        zeros = jnp.zeros_like(z)
+        return DDOutputs(recon, z, z, zeros, self.log_variances(), {})
+
+
+@dataclasses.dataclass(frozen=True)
+class DDVAE(LinenFamily):
+    """The Disentangling Disentanglement VAE behind the model contract."""
+
+    net: DDNet
+    name: str = "dd_vae"
+    kl_terms: tuple[str, ...] = ("kl",)
+    disentangles = True  # evaluate adds the disentanglement scores
+
+    @property
+    def input_spec(self) -> InputSpec | PointSpec:
+        if self.net.data == "point":
+            return PointSpec((self.net.point_dim,))
+        return InputSpec((self.net.image_size, self.net.image_size, self.net.channels))
+
+    def prior(self, variables: Variables) -> dist.Distribution:
+        """The model's p(z) (with its learned variances)."""
+        lv = variables["params"]["prior_log_variances"]
+        return prior_distribution(self.net.prior_spec, self.net.latent, lv)
+
+    def batch_regularizers(self) -> dict:
+        """``{"divergence": D(q(z), p(z))}`` on the batch's posteriors."""
+        spec, latent, name = self.net.prior_spec, self.net.latent, self.net.divergence
+
+        def divergence(outputs: DDOutputs, variables, rng):
+            del variables  # the prior's variances travel in the outputs (with their gradient)
+            prior = prior_distribution(spec, latent, outputs.prior_log_variances)
+            return aggregate_divergence(
+                name, prior, outputs.z, outputs.z_mean, outputs.z_std, rng
+            )
+
+        return {"divergence": divergence}
+
+    def features(self, outputs: DDOutputs, *, sample: bool = True) -> Array:
+        """``[B, D]``: the posterior sample (or mean, ``sample=False``)."""
+        return outputs.z if sample else outputs.z_mean
+
+    def decode_at(self, variables: Variables, z: Array) -> Array:
+        """Decoder means at latents ``z [N, D]``."""
+        return self.net.apply(variables, z, method=DDNet.sample_at).recon
+
+    def draw(self, variables: Variables, batch: dict, outputs: DDOutputs, rng, num: int = 8):
+        """The run's pictures (``ocg_jax.analysis.dd_pictures``)."""
+        from ocg_jax.analysis import dd_pictures
+
+        samples = sample_fn(self)(variables, rng, num)
+        if self.net.data == "point":
+            return dd_pictures.point_pictures(self, variables, batch, outputs, samples)
+        return dd_pictures.image_pictures(self, variables, batch, outputs, samples, num)
+
+
+def encode_means(model: DDVAE, variables: Variables, x) -> np.ndarray:
+    """Posterior means ``[N, D]`` of float inputs ``x`` (one batch)."""
+    out = model.net.apply(variables, jnp.asarray(x), method=DDNet.encode)
+    return np.asarray(out[0])
