@@ -39,6 +39,12 @@ _PROBE_FEATURES = flags.DEFINE_enum(
 )
 _PROBE_TRAIN = flags.DEFINE_integer("probe_train_images", 1000, "train images for probes (0 skips)")
 _PROBE_TEST = flags.DEFINE_integer("probe_test_images", 500, "test images for probes")
+_DIS_IMAGES = flags.DEFINE_integer(
+    "disentanglement_images",
+    10_000,
+    "examples of the split whose encodings give the disentanglement scores (families that "
+    "score them)",
+)
 _OUT = flags.DEFINE_string("out", None, "where to write the JSON (default: WORKDIR/eval.json)")
 flags.mark_flags_as_required(["workdir"])
 
@@ -63,6 +69,7 @@ def main(argv):
         probe_train_images=_PROBE_TRAIN.value,
         probe_test_images=_PROBE_TEST.value,
         probe_features=_PROBE_FEATURES.value,
+        disentanglement_images=_DIS_IMAGES.value,
     )
     out = _OUT.value or str(run.workdir / "eval.json")
     with open(out, "w") as f:

@@ -1,7 +1,10 @@
-"""Same-machine reference: the GENESIS train step written in PyTorch the way the original is.
+"""Same-machine reference: train steps written in PyTorch the way the originals are.
 
     pip install torch           # not a dependency of ocg_jax; any CPU build
     python experiments/torch_reference.py --batch_size=32 [--steps=10 --warmup=2 --threads=N]
+    python experiments/torch_reference.py --model=dd_dsprites --batch_size=64
+
+``--model=dd_dsprites`` is Disentangling Disentanglement's dSprites VAE (``DDSprites``).
 
 Prints one JSON line like ``experiments.benchmark``'s (``train_step_ms_median`` over
 ``steps`` steps after ``warmup``, ``num_params``), so ocg_jax's step can be compared with
@@ -134,8 +137,42 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+class DDSprites(nn.Module):
+    """Disentangling Disentanglement's dSprites VAE as its code builds it: four
+    ``Conv2d(4, 2, 1)`` + ReLU (32, 32, 64, 64), linear 128, mean and log-variance heads;
+    decoder linear 128 + ReLU, linear 1024 + ReLU, ``ConvTranspose2d(4, 2, 1)`` (64, 64, 32,
+    1); Bernoulli likelihood on logits, analytic KL to N(0, I)."""
+
+    def __init__(self, latent: int = 10):
+        super().__init__()
+        convs = [nn.Conv2d(a, b, 4, 2, 1) for a, b in ((1, 32), (32, 32), (32, 64), (64, 64))]
+        self.enc = nn.Sequential(*[m for c in convs for m in (c, nn.ReLU())])
+        self.lin, self.mu, self.logvar = (
+            nn.Linear(1024, 128),
+            nn.Linear(128, latent),
+            nn.Linear(128, latent),
+        )
+        self.dec_lin = nn.Sequential(
+            nn.Linear(latent, 128), nn.ReLU(), nn.Linear(128, 1024), nn.ReLU()
+        )
+        ups = [
+            nn.ConvTranspose2d(a, b, 4, 2, 1) for a, b in ((64, 64), (64, 32), (32, 32), (32, 1))
+        ]
+        self.dec = nn.Sequential(*[m for u in ups[:-1] for m in (u, nn.ReLU())], ups[-1])
+
+    def forward(self, x):
+        h = self.lin(self.enc(x).flatten(1))
+        mu, std = self.mu(h), torch.exp(0.5 * self.logvar(h)) + 1e-6
+        z = mu + std * torch.randn_like(std)
+        logits = self.dec(self.dec_lin(z).view(-1, 64, 4, 4))
+        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+        kl = (0.5 * (mu**2 + std**2 - 1) - torch.log(std)).sum() / len(x)
+        return nll, kl
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=("genesis", "dd_dsprites"), default="genesis")
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
@@ -144,6 +181,18 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.model == "dd_dsprites":
+        model = DDSprites()
+        opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+        x = (torch.rand(args.batch_size, 1, 64, 64) < 0.1).float()
+
+        def step():
+            nll, kl = model(x)
+            opt.zero_grad()
+            (nll + kl).backward()
+            opt.step()
+
+        return report(args, model, step, "dd_vae dsprites (PyTorch re-creation)")
     model = Genesis()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.randint(0, 256, (args.batch_size, 3, 64, 64)).float() / 255.0
@@ -162,10 +211,15 @@ def main():
         c = goal - err_ema
         beta = min(max(beta * math.exp(1e-5 * (10 if c > 0 else 1) * c), 1e-10), 1e10)
 
+    report(args, model, step, "genesis (PyTorch re-creation)")
+
+
+def report(args, model, step, name: str) -> None:
+    """Time ``step`` and print the JSON line."""
     for _ in range(args.warmup):
         step()
     times = [timed(step) for _ in range(args.steps)]
-    line = {"model": "genesis (PyTorch re-creation)", "batch_size": args.batch_size}
+    line = {"model": name, "batch_size": args.batch_size}
     line |= {"torch": torch.__version__, "threads": torch.get_num_threads()}
     line |= {"train_step_ms_median": round(1e3 * statistics.median(times), 1)}
     line |= {"train_step_ms_min": round(1e3 * min(times), 1)}

@@ -43,3 +43,13 @@ def test_air_notebook_executes(tmp_path, data_dir, monkeypatch):
     text, images = _execute("air.ipynb")
     assert "trained to step 2" in text and "count accuracy test_3" in text
     assert len(images) >= 4  # the data, the curves and two picture grids
+
+
+def test_disentangling_notebook_executes(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("OCG_DD_STEPS", "3")
+    monkeypatch.setenv("OCG_DD_WORKDIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("OCG_DD_DATA_DIR", data_dir)
+    text, images = _execute("disentangling.ipynb")
+    assert "beta=0, alpha=1: component_balance" in text and "beta=1, alpha=0" in text
+    assert len(images) == 1  # the two scatter plots side by side
+    assert (tmp_path / "runs" / "decomposition" / "checkpoints").is_dir()

@@ -156,5 +156,7 @@ def select_variants(variant: str, variants: dict, what: str) -> list[str]:
     names = [n for n in variant.split(",") if n]
     unknown = sorted(set(names) - set(variants))
     if unknown:
-        raise ValueError(f"unknown config variant(s) {unknown} for {what}; known: {sorted(variants)}")
+        raise ValueError(
+            f"unknown config variant(s) {unknown} for {what}; known: {sorted(variants)}"
+        )
     return names

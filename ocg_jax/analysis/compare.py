@@ -36,6 +36,9 @@ def flat_metrics(result: dict) -> dict[str, float]:
         row[f"count_acc_{split}"] = c["count_accuracy"]
         if c["box_iou"] is not None:
             row[f"box_iou_{split}"] = c["box_iou"]
+    for name, value in result.get("disentanglement", {}).items():
+        if isinstance(value, float):
+            row[name] = value
     for label, accs in result.get("probes", {}).get("latents", {}).items():
         for kind in ("logistic", "mlp"):
             row[f"probe_{label}_{kind}"] = accs[kind]

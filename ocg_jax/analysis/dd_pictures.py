@@ -10,13 +10,11 @@ mean with that dimension swept over +-2.5 prior std).  Points (pinwheel):
 import functools
 
 import jax
-import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from ocg_jax import viz
-
-matplotlib.use("Agg")
-from matplotlib import pyplot as plt  # noqa: E402  (after choosing the backend)
 
 TRAVERSAL_RANGE = 2.5  # prior standard deviations each side
 
@@ -56,12 +54,17 @@ def image_pictures(model, variables, batch, outputs, samples, num: int = 8) -> d
     return pics
 
 
+def _axes(size: float = 3.2):
+    """A figure of its own (no pyplot state: safe in training loops and notebooks)."""
+    fig = Figure(figsize=(size, size), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
 def figure_array(fig) -> np.ndarray:
-    """A matplotlib figure as uint8 ``[H, W, 3]`` (closed afterwards)."""
+    """A matplotlib figure as uint8 ``[H, W, 3]``."""
     fig.canvas.draw()
-    array = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return array
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
 def scatter_over_prior(ax, z: np.ndarray, prior, title: str = "", extent: float = 2.5):
@@ -83,10 +86,10 @@ def point_pictures(model, variables, batch, outputs, samples) -> dict:
     z = np.asarray(outputs.z_mean)
     pics = {}
     if z.shape[1] == 2:
-        fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=100)
+        fig, ax = _axes()
         scatter_over_prior(ax, z, model.prior(variables), "encodings over log p(z)")
         pics["encodings"] = figure_array(fig)
-    fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=100)
+    fig, ax = _axes()
     recon = np.asarray(outputs.recon)
     ax.scatter(recon[:, 0], recon[:, 1], s=4)
     ax.set_aspect("equal")

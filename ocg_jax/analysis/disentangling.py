@@ -4,6 +4,9 @@ Posterior means of up to ``num_images`` examples of a split give:
   * ``prior_log_likelihood``: mean log p(z) of the encodings under the model's prior
     (the pinwheel demonstration: high when q(z) took the prior's shape);
   * ``hoyer``: Hoyer sparsity of the std-normalised means;
+  * with a mixture prior: ``component_balance`` (1: the encodings use the prior's
+    components equally, as q(z) = p(z) would; 0: all in one), and
+    ``components_used`` (components given at least 5% of the encodings);
   * with the dataset's ``factors`` (dSprites): ``disentanglement_score`` (and
     ``disentanglement_score_t`` for a Student-t prior), ``mig``, ``dci_*``.
 """
@@ -17,6 +20,7 @@ from tqdm.auto import tqdm
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics.disentanglement import (
+    component_balance,
     dci,
     disentanglement_score,
     hoyer_sparsity,
@@ -49,10 +53,12 @@ def disentanglement_evaluation(
     split: str = "test",
     num_images: int = 10_000,
     num_votes: int = 5_000,
+    dci_images: int = 2_000,
     seed: int = 0,
     progress: bool = False,
 ) -> dict:
-    """The scores above, with ``num_images`` clipped to the split."""
+    """The scores above, with ``num_images`` clipped to the split; DCI (gradient-boosted trees
+    per factor) on the first ``dci_images`` of them."""
     data = run.config.data
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
     n = min(num_images, len(source))
@@ -63,6 +69,12 @@ def disentanglement_evaluation(
         "prior_log_likelihood": float(np.mean(np.asarray(prior.log_prob(codes)))),
         "hoyer": hoyer_sparsity(codes),
     }
+    if run.model.net.prior_spec.name == "mixture":
+        mix = prior.component_log_probs(codes)  # [N, K] log w_k + log p_k(z)
+        k = mix.shape[-1]
+        usage = np.bincount(np.argmax(np.asarray(mix), -1), minlength=k) / n
+        result["component_balance"] = component_balance(np.argmax(np.asarray(mix), -1), k)
+        result["components_used"] = int(np.sum(usage >= 0.05))
     if "factors" in ex:
         factors = ex["factors"]
         subset = max(2, min(1000, n // 20))  # points per vote: 1000 (the paper) at >= 20k
@@ -76,6 +88,7 @@ def disentanglement_evaluation(
                 rng=np.random.default_rng(seed), student_t_df=spec.df
             )
         result["mig"] = mutual_information_gap(codes, factors)
-        result.update({f"dci_{k}": v for k, v in dci(codes, factors, seed=seed).items()})
+        m = min(n, dci_images)
+        result.update({f"dci_{k}": v for k, v in dci(codes[:m], factors[:m], seed=seed).items()})
         result["votes_subset_size"] = subset
     return result

@@ -264,7 +264,9 @@ def format_table(result: dict) -> str:
         )
         lines.append(f"{'  confusion (true x pred)':<28}{c['count_confusion']}")
     for name, value in result.get("disentanglement", {}).items():
-        lines.append(f"{name:<28}{value:>12.4f}" if isinstance(value, float) else f"{name:<28}{value:>12}")
+        lines.append(
+            f"{name:<28}{value:>12.4f}" if isinstance(value, float) else f"{name:<28}{value:>12}"
+        )
     if "probes" in result:
         lines.append(f"{'probe accuracy':<28}{'latents':>12}{'pixels':>12}{'majority':>10}")
         for label, row in result["probes"]["latents"].items():

@@ -2,6 +2,7 @@
 
 from ocg_jax.metrics.counting import box_iou, count_confusion, matched_box_iou
 from ocg_jax.metrics.disentanglement import (
+    component_balance,
     dci,
     disentanglement_score,
     hoyer_sparsity,
@@ -13,6 +14,7 @@ from ocg_jax.metrics.segmentation import adjusted_rand_index, mask_scores, segme
 __all__ = [
     "adjusted_rand_index",
     "box_iou",
+    "component_balance",
     "count_confusion",
     "dci",
     "disentanglement_score",

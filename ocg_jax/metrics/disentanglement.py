@@ -12,6 +12,7 @@ dSprites' ``latents_classes``).  Each function returns plain floats (or a dict).
 * ``mutual_information_gap`` (Chen et al. 2018), codes discretised into bins.
 * ``dci`` (Eastwood & Williams 2018): importances from gradient-boosted trees.
 * ``hoyer_sparsity`` of the normalised codes, averaged over examples.
+* ``component_balance``: how evenly encodings use a mixture prior's components.
 """
 
 import numpy as np
@@ -121,3 +122,11 @@ def hoyer_sparsity(codes) -> float:
     l1, l2 = np.abs(z).sum(axis=1), np.sqrt(np.square(z).sum(axis=1))
     ratio = np.where(l2 > 0, l1 / np.maximum(l2, 1e-12), np.sqrt(d))
     return float(np.mean((np.sqrt(d) - ratio) / (np.sqrt(d) - 1)))
+
+
+def component_balance(assignments, num_components: int) -> float:
+    """How evenly points use ``num_components`` clusters: the entropy of the assignment
+    frequencies over ``log(num_components)`` (1: equally, 0: all in one)."""
+    counts = np.bincount(np.asarray(assignments), minlength=num_components)
+    p = counts[counts > 0] / counts.sum()
+    return float(-np.sum(p * np.log(p)) / np.log(num_components))

@@ -28,8 +28,8 @@ import numpy as np
 from flax import struct
 from numpyro import distributions as dist
 
-from ocg_jax.nn.layers import StridedConv, UpConv4
 from ocg_jax.models.base import Array, InputSpec, LinenFamily, PointSpec, Variables, sample_fn
+from ocg_jax.nn.layers import StridedConv, UpConv4
 from ocg_jax.objectives.divergences import DIVERGENCES, aggregate_divergence
 from ocg_jax.objectives.kl import gaussian_kl
 from ocg_jax.objectives.priors import (
@@ -215,9 +215,7 @@ class DDVAE(LinenFamily):
         def divergence(outputs: DDOutputs, variables, rng):
             del variables  # the prior's variances travel in the outputs (with their gradient)
             prior = prior_distribution(spec, latent, outputs.prior_log_variances)
-            return aggregate_divergence(
-                name, prior, outputs.z, outputs.z_mean, outputs.z_std, rng
-            )
+            return aggregate_divergence(name, prior, outputs.z, outputs.z_mean, outputs.z_std, rng)
 
         return {"divergence": divergence}
 

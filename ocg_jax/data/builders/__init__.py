@@ -29,3 +29,13 @@ def get_builder(
     if config is not None and config not in known:
         raise ValueError(f"dataset {name!r} has no config {config!r}; known: {known}")
     return builder_cls(config=config, data_dir=data_dir, file_format="array_record")
+
+
+def manual_dir(dl_manager):
+    """The user's manual directory, or None when there is none (tfds asserts on it; the
+    builders then raise their own error naming the files they need)."""
+    try:
+        path = dl_manager.manual_dir
+    except AssertionError:
+        return None
+    return path if path.exists() else None

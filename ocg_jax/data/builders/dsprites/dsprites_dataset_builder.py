@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from ocg_jax.data import dsprites
+from ocg_jax.data.builders import manual_dir
 
 
 @dataclasses.dataclass
@@ -38,12 +39,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [
         DspritesConfig(name="full", description="all 737,280 grid images, rendered"),
         DspritesConfig(
-            name="small", description="50,000 random grid images", num_train=50_000,
+            name="small",
+            description="50,000 random grid images",
+            num_train=50_000,
             num_test=5_000,
         ),
         DspritesConfig(
-            name="tiny", description="512 random grid images (tests)", num_train=512,
-            num_validation=64, num_test=256,
+            name="tiny",
+            description="512 random grid images (tests)",
+            num_train=512,
+            num_validation=64,
+            num_test=256,
         ),
         DspritesConfig(name="original", description="your .npz file", source="npz"),
     ]
@@ -69,7 +75,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         cfg = self.builder_config
         if cfg.source == "npz":
-            manual = dl_manager.manual_dir if dl_manager.manual_dir.exists() else None
+            manual = manual_dir(dl_manager)
             data = dsprites.read_npz(dsprites.find_npz(manual))
             total = len(data["image"])
         else:
@@ -81,7 +87,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             val = order[cfg.num_train : cfg.num_train + n_val]
             test = order[cfg.num_train + n_val : cfg.num_train + n_val + n_test]
         else:  # the whole grid; validation and test drawn from it
-            train, val, test = np.arange(total), order[:n_val], order[n_val : n_val + n_test]
+            train, val, test = np.arange(total), order[:n_val], order[::-1][:n_test]
         return {
             "train": self._generate_examples(train, data),
             "validation": self._generate_examples(val, data),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 
+from ocg_jax.data.builders import manual_dir
 from ocg_jax.data.digits import IDX_FILES, find_file, read_idx
 
 
@@ -56,7 +57,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        manual = dl_manager.manual_dir if dl_manager.manual_dir.exists() else None
+        manual = manual_dir(dl_manager)
         data = read_fashion_mnist(manual)
         x, y = data["train"]
         n_val = min(5_000, len(x) // 12) or 1
