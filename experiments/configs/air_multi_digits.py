@@ -12,7 +12,7 @@ initialisation and raw learning signal), ``dair``.
 
 import ml_collections
 
-from experiments.configs.common import base_config
+from experiments.configs.common import base_config, with_variants
 
 
 def air_config(name: str = "air") -> ml_collections.ConfigDict:
@@ -114,12 +114,4 @@ VARIANTS = {
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """``variant``: comma-separated names of ``VARIANTS`` (applied in that table's order)."""
-    names = [n for n in variant.split(",") if n]
-    unknown = sorted(set(names) - set(VARIANTS))
-    if unknown:
-        raise ValueError(f"unknown config variant(s) {unknown} for AIR; known: {sorted(VARIANTS)}")
-    c = air_config()
-    for name, fn in VARIANTS.items():  # data suffixes first, then sizes
-        if name in names:
-            c = fn(c)
-    return c
+    return with_variants(air_config(), variant, VARIANTS, "AIR")  # data suffixes, then sizes

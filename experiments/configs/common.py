@@ -151,12 +151,18 @@ def disentangling_config(dataset: str, data_config: str) -> ml_collections.Confi
     return c
 
 
-def select_variants(variant: str, variants: dict, what: str) -> list[str]:
-    """The comma-separated names of ``variant``, checked against ``variants``."""
+def with_variants(
+    c: ml_collections.ConfigDict, variant: str, variants: dict, what: str
+) -> ml_collections.ConfigDict:
+    """``c`` with the comma-separated ``variant`` names applied, in the order of the
+    ``variants`` table (so ``a,b`` and ``b,a`` are the same config)."""
     names = [n for n in variant.split(",") if n]
     unknown = sorted(set(names) - set(variants))
     if unknown:
         raise ValueError(
             f"unknown config variant(s) {unknown} for {what}; known: {sorted(variants)}"
         )
-    return names
+    for name, fn in variants.items():
+        if name in names:
+            c = fn(c)
+    return c

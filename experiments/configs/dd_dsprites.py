@@ -16,7 +16,7 @@ images (230,400 steps), Bernoulli likelihood, beta 1, alpha 0.  Keys: ``beta``,
 
 import ml_collections
 
-from experiments.configs.common import disentangling_config, select_variants
+from experiments.configs.common import disentangling_config, with_variants
 
 #: relative log singular values of the centred dSprites images (top 10), measured with
 #: ocg_jax.data.dsprites.pca_log_variances on 10,000 images of dsprites/small
@@ -94,9 +94,4 @@ VARIANTS = {
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """``variant``: comma-separated names of ``VARIANTS``."""
-    names = select_variants(variant, VARIANTS, "dd_dsprites")
-    c = dsprites_config()
-    for name, fn in VARIANTS.items():
-        if name in names:
-            c = fn(c)
-    return c
+    return with_variants(dsprites_config(), variant, VARIANTS, "dd_dsprites")

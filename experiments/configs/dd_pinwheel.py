@@ -12,7 +12,7 @@ Variants: ``vae``, ``mmd`` (D by MMD), ``quick`` (50 steps; tests).
 
 import ml_collections
 
-from experiments.configs.common import disentangling_config, select_variants
+from experiments.configs.common import disentangling_config, with_variants
 
 
 def pinwheel_config() -> ml_collections.ConfigDict:
@@ -53,9 +53,4 @@ VARIANTS = {"vae": vae, "mmd": mmd, "quick": quick}
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """``variant``: comma-separated names of ``VARIANTS``."""
-    names = select_variants(variant, VARIANTS, "dd_pinwheel")
-    c = pinwheel_config()
-    for name, fn in VARIANTS.items():
-        if name in names:
-            c = fn(c)
-    return c
+    return with_variants(pinwheel_config(), variant, VARIANTS, "dd_pinwheel")
