@@ -82,7 +82,9 @@ def scatter_over_prior(ax, z: np.ndarray, prior, title: str = "", extent: float 
 
 
 def point_pictures(model, variables, batch, outputs, samples) -> dict:
-    del batch, samples
+    """``encodings`` (2-D latents) and ``reconstructions``: the decoded means (blue) over
+    the points given (grey; the loop gives the first few, ``make_pictures`` the split)."""
+    del samples
     z = np.asarray(outputs.z_mean)
     pics = {}
     if z.shape[1] == 2:
@@ -91,8 +93,14 @@ def point_pictures(model, variables, batch, outputs, samples) -> dict:
         pics["encodings"] = figure_array(fig)
     fig, ax = _axes()
     recon = np.asarray(outputs.recon)
-    ax.scatter(recon[:, 0], recon[:, 1], s=4)
+    data = np.asarray(batch[model.input_spec.field])
+    ax.scatter(data[:, 0], data[:, 1], s=4, c="0.6", label="data")
+    ax.scatter(recon[:, 0], recon[:, 1], s=4, c="tab:blue", label="reconstruction")
+    extent = 1.1 * max(np.abs(data).max(), np.abs(recon).max())
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
     ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="lower right")
     ax.set_title("reconstructions", fontsize=9)
     pics["reconstructions"] = figure_array(fig)
     return pics

@@ -27,7 +27,9 @@ def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) ->
     """``{name: uint8 [H, W, 3]}`` grids of ``num`` columns each, rows labelled."""
     data = run.config.data
     source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
-    batch = load_examples(source, num, run.recipe.eval_fields, missing_ok=True)
+    # a scatter of points shows the whole split (up to 4,096), a grid ``num`` images
+    count = num if run.model.input_spec.field == "image" else min(len(source), 4096)
+    batch = load_examples(source, count, run.recipe.eval_fields, missing_ok=True)
     rng = jax.random.PRNGKey(seed)
     _, out = compile_eval_step(run.recipe)(run.state, batch, rng)
     pics = run.recipe.draw(run.state, batch, out, jax.random.fold_in(rng, 1), num)

@@ -107,7 +107,8 @@ class DDNet(nn.Module):
     def prior_spec(self) -> PriorSpec:
         return PriorSpec.parse(self.prior)
 
-    def setup(self):
+    def check(self) -> None:
+        """Clear errors for settings the network cannot take."""
         if self.data not in DATA:
             raise ValueError(f"data must be one of {DATA}, got {self.data!r}")
         if self.divergence not in DIVERGENCES:
@@ -116,6 +117,9 @@ class DDNet(nn.Module):
             raise ValueError(
                 f"image_size {self.image_size} must be divisible by 2^{len(self.enc_channels)}"
             )
+        self.prior_spec.check(self.latent)
+
+    def setup(self):
         spec = self.prior_spec
         init = spec.default_log_variances(self.latent)
         self.prior_log_variances = self.param(
@@ -196,6 +200,9 @@ class DDVAE(LinenFamily):
     name: str = "dd_vae"
     kl_terms: tuple[str, ...] = ("kl",)
     disentangles = True  # evaluate adds the disentanglement scores
+
+    def __post_init__(self):
+        self.net.check()  # when the family is made, before any run directory is touched
 
     @property
     def input_spec(self) -> InputSpec | PointSpec:

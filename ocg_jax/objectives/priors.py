@@ -67,6 +67,15 @@ class PriorSpec:
                 options[key] = _tuples(options[key])
         return cls(**options)
 
+    def check(self, latent: int) -> None:
+        """Clear errors for settings that do not fit ``latent`` dimensions."""
+        self.default_log_variances(latent)
+        if self.name == "mixture" and any(len(m) != latent for m in self.means):
+            raise ValueError(
+                f"the mixture prior's means {self.means} must each have the latent size "
+                f"{latent} (set model.prior.means, or model.latent)"
+            )
+
     def default_log_variances(self, latent: int) -> np.ndarray:
         """``[latent]``: ``log_variances`` if given, else 0 for all (isotropic start)."""
         if not self.log_variances:
