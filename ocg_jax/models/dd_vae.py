@@ -24,7 +24,6 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 from numpyro import distributions as dist
 
@@ -243,8 +242,3 @@ class DDVAE(LinenFamily):
             return dd_pictures.point_pictures(self, variables, batch, outputs, samples)
         return dd_pictures.image_pictures(self, variables, batch, outputs, samples, num)
 
-
-def encode_means(model: DDVAE, variables: Variables, x) -> np.ndarray:
-    """Posterior means ``[N, D]`` of float inputs ``x`` (one batch)."""
-    out = model.net.apply(variables, jnp.asarray(x), method=DDNet.encode)
-    return np.asarray(out[0])
