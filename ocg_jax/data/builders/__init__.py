@@ -12,6 +12,8 @@ BUILDERS = {
     "multi_digits": "ocg_jax.data.builders.multi_digits.multi_digits_dataset_builder",
     "dsprites": "ocg_jax.data.builders.dsprites.dsprites_dataset_builder",
     "pinwheel": "ocg_jax.data.builders.pinwheel.pinwheel_dataset_builder",
+    "fg_bg": "ocg_jax.data.builders.fg_bg.fg_bg_dataset_builder",
+    "flowers": "ocg_jax.data.builders.flowers.flowers_dataset_builder",
     "fashion_mnist_files": (
         "ocg_jax.data.builders.fashion_mnist_files.fashion_mnist_files_dataset_builder"
     ),

@@ -1,0 +1,1 @@
+"""The ``fg_bg`` dataset (ReDO's procedural foreground / background scenes)."""

@@ -1,0 +1,100 @@
+"""ReDO's data: the procedural foreground / background scenes, the digits check, and Oxford
+Flowers 102 read from the user's files (tested on tiny JPEGs in that layout)."""
+
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import io as sio
+
+from ocg_jax.data.fg_bg import fg_bg_scene
+from ocg_jax.data.flowers import FlowersFiles, foreground, resize_crop
+from ocg_jax.data.pipeline import load_examples, load_source
+
+
+def test_fg_bg_scenes(data_dir):
+    ex = load_examples(load_source("fg_bg", "tiny", "train", data_dir), 64)
+    assert ex["image"].shape == (64, 64, 64, 3) and ex["mask"].shape == (64, 64, 64)
+    area = ex["mask"].mean(axis=(1, 2))
+    assert area.min() > 0.04 and area.max() < 0.5  # one large object, never the whole image
+    assert set(np.unique(ex["kind"])) == {0, 1, 2, 3}  # the three shapes and blobs
+    for image, mask in zip(ex["image"].astype(float), ex["mask"].astype(bool), strict=True):
+        fg, bg = image[mask].mean(0), image[~mask].mean(0)
+        assert np.abs(fg - bg).sum() > 40  # the regions differ in colour
+        assert image[~mask].std(0).max() > 3  # and the background is textured
+    a, b = (fg_bg_scene(np.random.default_rng(7), 128) for _ in range(2))
+    np.testing.assert_array_equal(a["image"], b["image"])  # deterministic
+    assert a["image"].shape == (128, 128, 3)
+    test = load_examples(load_source("fg_bg", "tiny", "test", data_dir), 16)
+    assert not np.array_equal(test["image"], ex["image"][:16])
+
+
+def test_redo_digits_check(data_dir):
+    ex = load_examples(load_source("fg_bg", "digits_tiny", "train", data_dir), 16)
+    assert ex["image"].shape == (16, 128, 128, 3)
+    assert set(np.unique(ex["mask"])) == {0, 1, 2}
+    grey = ex["image"][..., 0]
+    assert np.all(grey[ex["mask"] == 0] == 128)
+    assert np.all(grey[ex["mask"] == 1] == 26) and np.all(grey[ex["mask"] == 2] == 230)
+
+
+def _flowers_files(root, numbers, archive=False):
+    """Tiny Flowers 102 files: JPEGs of several aspect ratios with a rectangular flower on a
+    (0, 0, 254) background in the segmentation; returns each image's true mask fraction."""
+    rng = np.random.default_rng(0)
+    (root / "jpg").mkdir(parents=True)
+    (root / "segmim").mkdir()
+    fractions = {}
+    for n in numbers:
+        h, w = (60, 80) if n % 2 else (90, 60)
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        seg = np.zeros((h, w, 3), np.uint8)
+        seg[...] = (0, 0, 254)
+        top, left = h // 4, w // 4
+        seg[top : h - top, left : w - left] = (200, 120, 60)
+        Image.fromarray(image).save(root / "jpg" / f"image_{n:05d}.jpg", quality=95)
+        Image.fromarray(seg).save(root / "segmim" / f"segmim_{n:05d}.jpg", quality=95)
+        fractions[n] = foreground(seg).mean()
+    if archive:  # as downloaded: jpg/ inside 102flowers.tgz
+        with tarfile.open(root / "102flowers.tgz", "w:gz") as tar:
+            tar.add(root / "jpg", arcname="jpg")
+        for f in (root / "jpg").iterdir():
+            f.unlink()
+        (root / "jpg").rmdir()
+    sio.savemat(
+        root / "setid.mat",
+        {"trnid": np.array([[1, 2]]), "valid": np.array([[3]]), "tstid": np.array([[4, 5, 6]])},
+    )
+    return fractions
+
+
+@pytest.mark.parametrize("archive", [False, True])
+def test_flowers_from_the_users_files(tmp_path, archive):
+    manual = tmp_path / "flowers"
+    _flowers_files(manual, range(1, 7), archive)
+    source = lambda split: load_source(
+        "flowers", "64", split, str(tmp_path / "tfds"), manual_dir=str(manual)
+    )
+    assert [len(source(s)) for s in ("train", "validation", "test")] == [3, 1, 2]  # ReDO's
+    ex = load_examples(source("train"), 3)
+    assert sorted(ex["number"].tolist()) == [4, 5, 6]
+    assert ex["image"].shape == (3, 64, 64, 3) and set(np.unique(ex["mask"])) == {0, 1}
+    for mask, number in zip(ex["mask"], ex["number"], strict=True):
+        # the centred rectangle, scaled so the short side is 64 and centre-cropped; JPEG's
+        # ringing makes a ring of background count as flower (the original's rule does too)
+        h, w = (60, 80) if number % 2 else (90, 60)
+        rect = np.zeros((h, w), np.uint8)
+        rect[h // 4 : h - h // 4, w // 4 : w - w // 4] = 255
+        want = np.asarray(resize_crop(Image.fromarray(rect), 64)) > 127
+        assert np.mean(mask.astype(bool) != want) < 0.12
+        assert mask[32, 32] == 1 and mask[0, 0] == mask[-1, -1] == 0
+
+
+def test_flowers_mask_rule_and_missing_files(tmp_path):
+    seg = np.array([[[0, 0, 254], [3, 0, 250], [200, 120, 60], [10, 20, 254]]], np.uint8)
+    np.testing.assert_array_equal(foreground(seg), [[0, 0, 1, 0]])
+    with pytest.raises(FileNotFoundError, match="setid.mat"):
+        FlowersFiles(tmp_path)
+    with pytest.raises(FileNotFoundError, match="config.data.manual_dir"):
+        load_source("flowers", "64", "train", str(tmp_path / "tfds"))
