@@ -98,3 +98,30 @@ def test_flowers_mask_rule_and_missing_files(tmp_path):
         FlowersFiles(tmp_path)
     with pytest.raises(FileNotFoundError, match="config.data.manual_dir"):
         load_source("flowers", "64", "train", str(tmp_path / "tfds"))
+
+
+def test_foreground_protocols_against_sklearn():
+    from sklearn.metrics import accuracy_score, jaccard_score
+
+    from ocg_jax.metrics import best_region_scores, choose_region, region_scores
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((6, 16, 16)) < 0.3
+    m = np.where(truth, 0.8, 0.2) + rng.normal(0, 0.25, truth.shape)  # region 0 ~ foreground
+    m = np.clip(m, 0, 1)
+    m[3] = 1 - m[3]  # in image 3 the regions are swapped
+    masks = np.stack([m, 1 - m], axis=1).astype(np.float32)
+    fixed = region_scores(masks, truth, 0)
+    for i in range(6):
+        pred = masks[i, 0] > 0.5
+        want_iou = jaccard_score(truth[i].ravel(), pred.ravel())
+        np.testing.assert_allclose(fixed["iou"][i], want_iou, rtol=1e-6)
+        np.testing.assert_allclose(
+            fixed["accuracy"][i], accuracy_score(truth[i].ravel(), pred.ravel())
+        )
+    best = best_region_scores(masks, truth)
+    assert best["iou"][3] > 0.5 > fixed["iou"][3]  # the lenient protocol takes the swap
+    np.testing.assert_allclose(np.delete(best["iou"], 3), np.delete(fixed["iou"], 3))
+    assert choose_region(masks, truth) == 0 and choose_region(masks[:, ::-1], truth) == 1
+    with pytest.raises(ValueError, match=r"\[B, n, H, W\]"):
+        region_scores(masks[:, 0], truth, 0)

@@ -8,11 +8,18 @@ from ocg_jax.metrics.disentanglement import (
     hoyer_sparsity,
     mutual_information_gap,
 )
+from ocg_jax.metrics.foreground import (
+    best_region_scores,
+    choose_region,
+    region_scores,
+)
 from ocg_jax.metrics.frechet import feature_stats, frechet_distance, frechet_distance_from_stats
 from ocg_jax.metrics.segmentation import adjusted_rand_index, mask_scores, segmentation_covering
 
 __all__ = [
     "adjusted_rand_index",
+    "best_region_scores",
+    "choose_region",
     "box_iou",
     "component_balance",
     "count_confusion",
@@ -25,5 +32,6 @@ __all__ = [
     "mask_scores",
     "matched_box_iou",
     "mutual_information_gap",
+    "region_scores",
     "segmentation_covering",
 ]
