@@ -36,6 +36,9 @@ def flat_metrics(result: dict) -> dict[str, float]:
         row[f"count_acc_{split}"] = c["count_accuracy"]
         if c["box_iou"] is not None:
             row[f"box_iou_{split}"] = c["box_iou"]
+    for protocol, fg in result.get("foreground", {}).items():
+        if isinstance(fg, dict):
+            row[f"fg_acc_{protocol}"], row[f"fg_iou_{protocol}"] = fg["accuracy"], fg["iou"]
     for name, value in result.get("disentanglement", {}).items():
         if isinstance(value, float):
             row[name] = value

@@ -213,6 +213,12 @@ def evaluate_run(
         }
     if getattr(run.model, "counts_objects", False):
         result["counting"] = count_evaluation(run, split, num_images, batch_size, seed, progress)
+    if getattr(run.model, "segments_foreground", False):
+        from ocg_jax.analysis.foreground import foreground_evaluation
+
+        result["foreground"] = foreground_evaluation(
+            run, scores, eval_batch, batch_size, seed, progress
+        )
     if getattr(run.model, "disentangles", False):
         from ocg_jax.analysis.disentangling import disentanglement_evaluation
 
@@ -263,6 +269,12 @@ def format_table(result: dict) -> str:
             + f"{c['num_images']} images)"
         )
         lines.append(f"{'  confusion (true x pred)':<28}{c['count_confusion']}")
+    for protocol, fg in result.get("foreground", {}).items():
+        if isinstance(fg, dict):
+            lines.append(
+                f"{'fg ' + protocol:<28}  accuracy {fg['accuracy']:.4f}  IoU {fg['iou']:.4f}"
+                + (f"  (region {fg['region']})" if "region" in fg else "")
+            )
     for name, value in result.get("disentanglement", {}).items():
         lines.append(
             f"{name:<28}{value:>12.4f}" if isinstance(value, float) else f"{name:<28}{value:>12}"

@@ -241,4 +241,3 @@ class DDVAE(LinenFamily):
         if self.net.data == "point":
             return dd_pictures.point_pictures(self, variables, batch, outputs, samples)
         return dd_pictures.image_pictures(self, variables, batch, outputs, samples, num)
-

@@ -11,6 +11,7 @@ from ocg_jax.models.base import ModelFamily
 from ocg_jax.models.dd_vae import DDVAE, DDNet
 from ocg_jax.models.genesis import Genesis, GenesisNet
 from ocg_jax.models.monet import Monet, MonetNet
+from ocg_jax.models.redo import ReDO, ReDONet
 from ocg_jax.models.vae import VAE, VAENet
 from ocg_jax.objectives.priors import PriorSpec
 
@@ -24,6 +25,7 @@ _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
     "air": (AIR, AIRNet, {"difference": False}),
     "dair": (AIR, AIRNet, {"difference": True}),
     "dd_vae": (DDVAE, DDNet, {}),
+    "redo": (ReDO, ReDONet, {}),
 }
 
 

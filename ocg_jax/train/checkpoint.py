@@ -106,17 +106,24 @@ class Checkpointer:
             + ". Start afresh in a new --workdir (nothing was deleted)"
         )
 
-    def _move_aside(self, step: int) -> Path:
-        """Move checkpoint ``step`` out of orbax's sight (never delete it); returns where."""
+    def _move_aside(self, step: int, suffix: str = "unreadable") -> Path:
+        """Move checkpoint ``step`` out of orbax's sight to ``<directory>.<suffix>/`` (never
+        delete it); returns where."""
         self._mngr.close()
-        aside = self.directory.parent / f"{self.directory.name}.unreadable"
+        aside = self.directory.parent / f"{self.directory.name}.{suffix}"
         dest = aside / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
         if jax.process_index() == 0:  # one process moves; the others wait for it
-            aside.mkdir(exist_ok=True)
+            aside.mkdir(parents=True, exist_ok=True)
             shutil.move(str(self.directory / str(step)), str(dest))
         multihost_utils.sync_global_devices(f"ocg_jax: checkpoint {step} moved aside")
         self._mngr = self._manager()
         return dest
+
+    def move_after(self, step: int | None, suffix: str) -> list[Path]:
+        """Move every checkpoint after ``step`` (all of them for None) to
+        ``<directory>.<suffix>/``; returns where they went."""
+        late = [s for s in self.all_steps() if step is None or s > step]
+        return [self._move_aside(s, suffix) for s in late]
 
     def _restore(self, target: TrainState, meta: dict, step: int):
         stored = self.read_meta(step)

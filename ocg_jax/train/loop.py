@@ -19,6 +19,7 @@ import numpy as np
 
 from ocg_jax.data.pipeline import ShardedLoader, load_examples, load_source
 from ocg_jax.models.registry import get_model
+from ocg_jax.train import collapse
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.logging import NullLogger, RunLogger
 from ocg_jax.train.recipes import Recipe, build, compile_eval_step, compile_train_step
@@ -68,9 +69,40 @@ def train_and_evaluate(
 
     Everything that can be checked (model, recipe, data, the first validation batch) is
     checked before ``workdir`` is touched, so a failed start leaves nothing behind.  With
-    ``progress``, a bar, and a line on where the run's output is.
+    ``progress``, a bar, and a line on where the run's output is.  A run that watches for
+    collapse (``config.collapse``, ``ocg_jax.train.collapse``) restarts here when one is
+    found and ``config.collapse.restart`` is set.
     """
-    workdir = Path(workdir)
+    while True:
+        try:
+            return _train(config, Path(workdir), mesh, progress)
+        except collapse.CollapseError as e:
+            _restart_after_collapse(config, Path(workdir), e, progress)
+
+
+def _restart_after_collapse(config, workdir: Path, error, progress: bool) -> None:
+    """Move the checkpoints written since the bad streak began aside, record the restart."""
+    ckpt = Checkpointer(
+        workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
+    )
+    healthy = max((s for s in ckpt.all_steps() if s < error.streak_start), default=None)
+    moved = ckpt.move_after(healthy, "collapsed")
+    ckpt.close()
+    record = collapse.read_record(workdir)
+    record["restarts"].append(
+        {"step": error.step, "streak_start": error.streak_start, "resumed_from": healthy}
+    )
+    collapse.write_record(workdir, record)
+    where = f"checkpoint {healthy}" if healthy is not None else "scratch"
+    _say(
+        progress and jax.process_index() == 0,
+        f"restart {len(record['restarts'])} of {collapse.settings(config)['max_restarts']}: "
+        f"from {where} with new randomness ({len(moved)} later checkpoint(s) moved to "
+        "checkpoints.collapsed/)",
+    )
+
+
+def _train(config, workdir: Path, mesh, progress: bool) -> TrainState:
     mesh = make_mesh() if mesh is None else mesh
     model = get_model(config.model)
     recipe = build(model, config)
@@ -104,6 +136,15 @@ def train_and_evaluate(
     primary = jax.process_index() == 0  # writes logs, pictures and config.json
     progress = progress and primary
 
+    watch = collapse.settings(config)
+    watched = tuple(getattr(model, "collapse_metrics", ()))
+    record = collapse.read_record(workdir)
+    restarts = len(record["restarts"])
+    monitor = (
+        collapse.CollapseMonitor(watched, watch["threshold"], watch["window"])
+        if watch and watched
+        else None
+    )
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
     )
@@ -111,11 +152,13 @@ def train_and_evaluate(
     try:
         if ckpt.latest_step() is not None:  # resume: restore into shapes, no initialisation
             state, loader_state = ckpt.restore(abstract_train_state(recipe, mesh), meta)
+            state = collapse.reseed(state, record, int(state.step))
             loader.set_state(loader_state)
             for line in ckpt.skipped:
                 _say(primary, f"warning: {line}")
         else:
-            state = create_train_state(recipe, jax.random.PRNGKey(config.seed), mesh)
+            seed = config.seed + 7919 * restarts  # a restart from scratch: new randomness
+            state = create_train_state(recipe, jax.random.PRNGKey(seed), mesh)
     except BaseException:
         ckpt.close()
         raise
@@ -150,6 +193,23 @@ def train_and_evaluate(
         )
         raise NonFiniteLossError(f"{what} at step {step} ({shown}); stopping: {where}")
 
+    def watch_collapse(step: int, row: dict):
+        nonlocal monitor
+        try:
+            monitor.check(step, row)
+        except collapse.CollapseError as e:
+            logger.scalars(step, {"collapsed": 1.0})
+            _say(primary, f"warning: {e}")
+            if watch["restart"] and restarts < watch["max_restarts"]:
+                raise
+            why = (
+                "config.collapse.restart is off"
+                if not watch["restart"]
+                else (f"it restarted {restarts} times already (max_restarts)")
+            )
+            _say(primary, f"not restarting: {why}; training on")
+            monitor = None  # said once
+
     def flush():
         """Fetch pending metrics (one host sync), check them, log the means."""
         if not pending:
@@ -161,6 +221,8 @@ def train_and_evaluate(
             bad = [k for k in recipe.finite if not math.isfinite(float(row[k]))]
             if bad:
                 stop(f"{', '.join(bad)} is not finite", s, row)
+            if monitor is not None:
+                watch_collapse(s, row)
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
         logger.scalars(steps[-1], mean)
         logger.progress(steps[-1], {k: mean[k] for k in recipe.progress if k in mean})

@@ -108,9 +108,12 @@ class Adversarial(RecipeBase):
         return fn(variables(state), self.images(batch), batch, rng)
 
     def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
-        """Samples, and the family's own pictures (``model.pictures``) where it has them."""
-        samples = sample_fn(self.model)(variables(state), rng, num)
-        pics = {"samples": viz.sample_grid(self.model.input_spec, samples)}
+        """Samples (families that sample from noise), and the family's own pictures
+        (``model.pictures``) where it has them."""
+        pics = {}
+        if hasattr(self.model, "sample"):
+            samples = sample_fn(self.model)(variables(state), rng, num)
+            pics["samples"] = viz.sample_grid(self.model.input_spec, samples)
         fn = getattr(self.model, "pictures", None)
         if fn is not None:
             pics |= fn(variables(state), batch, outputs, rng, num)

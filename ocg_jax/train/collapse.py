@@ -1,0 +1,88 @@
+"""Collapse of a region-splitting model (ReDO: one region takes the whole image).
+
+A family names the per-step metrics to watch (``model.collapse_metrics``, region
+areas in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps),
+``restart`` and ``max_restarts``.  A logged step is *bad* when a watched area is
+below ``threshold`` or above ``1 - threshold``; ``window`` bad steps in a row are a
+collapse.  The loop then says so (log line, ``collapsed`` in metrics.jsonl) and,
+with ``restart``, moves the checkpoints written since the streak began to
+``checkpoints.collapsed/``, and resumes from the last checkpoint before it (from
+scratch if there is none) with new randomness: ``collapse.json`` in the run
+directory counts the restarts, and the restored state's rng is folded with it.
+"""
+
+import json
+from pathlib import Path
+
+import jax
+
+DEFAULTS = {"threshold": 0.05, "window": 1000, "restart": False, "max_restarts": 3}
+
+
+class CollapseError(RuntimeError):
+    """A region collapsed; ``healthy`` is the last step before the bad streak began."""
+
+    def __init__(self, message: str, step: int, streak_start: int):
+        super().__init__(message)
+        self.step, self.streak_start = step, streak_start
+
+
+def settings(config) -> dict | None:
+    """``config.collapse`` with defaults, or None when the run does not watch for collapse."""
+    block = config.get("collapse")
+    if block is None:
+        return None
+    given = dict(block.to_dict() if hasattr(block, "to_dict") else block)
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown config.collapse key(s) {unknown}; known: {sorted(DEFAULTS)}")
+    return {**DEFAULTS, **given}
+
+
+class CollapseMonitor:
+    """Feed it each logged row (``check``); raises ``CollapseError`` on a collapse."""
+
+    def __init__(self, names: tuple[str, ...], threshold: float, window: int):
+        self.names, self.threshold, self.window = tuple(names), threshold, window
+        self.streak_start: int | None = None
+
+    def check(self, step: int, row: dict) -> None:
+        areas = {k: float(row[k]) for k in self.names if k in row}
+        bad = {k: a for k, a in areas.items() if a < self.threshold or a > 1 - self.threshold}
+        if not bad:
+            self.streak_start = None
+            return
+        if self.streak_start is None:
+            self.streak_start = step
+        if step - self.streak_start + 1 >= self.window:
+            shown = ", ".join(f"{k}={a:.3f}" for k, a in bad.items())
+            raise CollapseError(
+                f"collapse at step {step}: {shown} (outside [{self.threshold:g}, "
+                f"{1 - self.threshold:g}]) since step {self.streak_start}",
+                step,
+                self.streak_start,
+            )
+
+
+def record_path(workdir: Path) -> Path:
+    return Path(workdir) / "collapse.json"
+
+
+def read_record(workdir: Path) -> dict:
+    """``{"restarts": [{"step", "streak_start", "resumed_from"}, ...]}`` (empty if none)."""
+    path = record_path(workdir)
+    return json.loads(path.read_text()) if path.exists() else {"restarts": []}
+
+
+def write_record(workdir: Path, record: dict) -> None:
+    if jax.process_index() == 0:
+        record_path(workdir).write_text(json.dumps(record, indent=2))
+
+
+def reseed(state, record: dict, restored_step: int | None):
+    """The restored state with its rng folded by the restart count, when it was restored from
+    the checkpoint the latest restart resumed from (later resumes keep their own rng)."""
+    restarts = record.get("restarts", [])
+    if not restarts or restarts[-1]["resumed_from"] != restored_step:
+        return state
+    return state.replace(rng=jax.random.fold_in(state.rng, 7919 * len(restarts)))

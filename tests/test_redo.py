@@ -1,0 +1,88 @@
+"""ReDO: the networks' contract, the two training phases, collapse detection and restarts,
+and evaluation under both protocols (a forced collapse on a tiny run)."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ocg_jax.models.registry import get_model
+from ocg_jax.train.collapse import CollapseError, CollapseMonitor
+
+TINY = {"name": "redo", "image_size": 64, "nf_mask": 8, "mask_res": 1, "nf_gen": 4}
+TINY |= {"nf_disc": 8, "nf_rec": 8}
+
+
+def test_masks_partition_the_image_and_redrawing_keeps_the_rest():
+    for regions in (2, 3):
+        model = get_model({**TINY, "regions": regions})
+        x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)), jnp.float32)
+        v = model.init(jax.random.PRNGKey(0), x)
+        assert set(v["params"]) == set(model.groups)
+        out, _ = model.apply(v, x, jax.random.PRNGKey(1))
+        assert out.masks.shape == (2, regions, 64, 64)
+        np.testing.assert_allclose(out.masks.sum(1), 1.0, atol=1e-5)
+        # redrawn_k = G_k * m_k + (1 - m_k) x: where m_k -> 0 the input is kept
+        m = np.asarray(out.masks)[:, :, ..., None]
+        parts = np.asarray(out.redrawn) - (1 - m) * np.asarray(x)[:, None]
+        assert np.all(np.abs(parts) <= m + 1e-5)  # |tanh(.) * m| <= m
+
+
+def test_phases_and_their_metrics():
+    model = get_model(TINY)
+    x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (4, 64, 64, 3)), jnp.float32)
+    v = model.init(jax.random.PRNGKey(0), x)
+    loss, (metrics, state) = model.phase_loss("redraw", v, x, jax.random.PRNGKey(1))
+    assert {"loss_z", "area_0", "area_1"} <= set(metrics) and np.isfinite(float(loss))
+    assert abs(float(metrics["area_0"]) + float(metrics["area_1"]) - 1.0) < 1e-5
+    # spectral norm's power iteration advanced in training
+    before = jax.tree.leaves(v["batch_stats"])
+    after = jax.tree.leaves(state["batch_stats"])
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
+    d_loss, _ = model.phase_loss("discriminator", v, x, jax.random.PRNGKey(1))
+    assert float(d_loss) >= 0  # a hinge loss
+    with pytest.raises(ValueError, match="image_size must be 64 or 128"):
+        get_model({**TINY, "image_size": 32}).init(jax.random.PRNGKey(0), x[:, :32, :32])
+
+
+def test_collapse_monitor_needs_a_full_window_of_bad_steps():
+    monitor = CollapseMonitor(("area_0", "area_1"), threshold=0.05, window=3)
+    monitor.check(1, {"area_0": 0.02, "area_1": 0.98})
+    monitor.check(2, {"area_0": 0.02, "area_1": 0.98})
+    monitor.check(3, {"area_0": 0.4, "area_1": 0.6})  # healthy again: the streak restarts
+    monitor.check(4, {"area_0": 0.01, "area_1": 0.99})
+    monitor.check(5, {"area_0": 0.01, "area_1": 0.99})
+    with pytest.raises(CollapseError, match="since step 4") as e:
+        monitor.check(6, {"area_0": 0.01, "area_1": 0.99})
+    assert e.value.streak_start == 4 and e.value.step == 6
+
+
+def test_forced_collapse_restarts_then_trains_on(tmp_path, data_dir):
+    """Areas must stay within 0.499 of 0.5: every step is 'bad', so the run collapses, restarts
+    once from its last healthy checkpoint, collapses again and trains on; then evaluation."""
+    from experiments.configs import redo_fg_bg
+    from ocg_jax.analysis.evaluation import evaluate_run
+    from ocg_jax.analysis.runs import load_run
+    from ocg_jax.train.loop import train_and_evaluate
+
+    c = redo_fg_bg.get_config("quick")
+    c.data.data_dir = data_dir
+    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 2, 12
+    c.collapse.update(threshold=0.4999, window=5, restart=True, max_restarts=1)
+    workdir = tmp_path / "run"
+    train_and_evaluate(c, workdir, progress=False)
+    record = json.loads((workdir / "collapse.json").read_text())
+    assert len(record["restarts"]) == 1
+    first = record["restarts"][0]
+    assert first["resumed_from"] is None or first["resumed_from"] < first["streak_start"]
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    assert sum("collapsed" in r for r in rows) >= 1 and rows[-1]["step"] == 12
+    discarded = workdir / "metrics.discarded.jsonl"
+    assert any("collapsed" in json.loads(line) for line in discarded.read_text().splitlines())
+    assert (tmp_path / "run" / "checkpoints.collapsed").is_dir()  # moved aside, not deleted
+    result = evaluate_run(load_run(workdir), num_images=16, progress=False)
+    fg = result["foreground"]
+    assert set(fg) == {"best_region_per_image", "fixed_region"}
+    assert fg["best_region_per_image"]["iou"] >= fg["fixed_region"]["iou"]
