@@ -9,31 +9,40 @@ import numpy as np
 import pytest
 
 from ocg_jax.models.registry import get_model
+from ocg_jax.nn.redo import MaskNet
 from ocg_jax.train.collapse import CollapseError, CollapseMonitor
 
 TINY = {"name": "redo", "image_size": 64, "nf_mask": 8, "mask_res": 1, "nf_gen": 4}
 TINY |= {"nf_disc": 8, "nf_rec": 8}
 
 
-def test_masks_partition_the_image_and_redrawing_keeps_the_rest():
-    for regions in (2, 3):
-        model = get_model({**TINY, "regions": regions})
-        x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)), jnp.float32)
-        v = model.init(jax.random.PRNGKey(0), x)
-        assert set(v["params"]) == set(model.groups)
-        out, _ = model.apply(v, x, jax.random.PRNGKey(1))
-        assert out.masks.shape == (2, regions, 64, 64)
-        np.testing.assert_allclose(out.masks.sum(1), 1.0, atol=1e-5)
-        # redrawn_k = G_k * m_k + (1 - m_k) x: where m_k -> 0 the input is kept
-        m = np.asarray(out.masks)[:, :, ..., None]
-        parts = np.asarray(out.redrawn) - (1 - m) * np.asarray(x)[:, None]
-        assert np.all(np.abs(parts) <= m + 1e-5)  # |tanh(.) * m| <= m
-
-
-def test_phases_and_their_metrics():
+@pytest.fixture(scope="module")
+def tiny_redo():
+    """``(model, variables, images)``: a narrow 64 px ReDO initialised once (its init
+    compiles every network: the slow part)."""
     model = get_model(TINY)
     x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (4, 64, 64, 3)), jnp.float32)
-    v = model.init(jax.random.PRNGKey(0), x)
+    return model, jax.jit(model.init)(jax.random.PRNGKey(0), x), x
+
+
+def test_masks_partition_the_image_and_redrawing_keeps_the_rest(tiny_redo):
+    model, v, x = tiny_redo
+    assert set(v["params"]) == set(model.groups)
+    out, _ = model.apply(v, x, jax.random.PRNGKey(1))
+    assert out.masks.shape == (4, 2, 64, 64)
+    np.testing.assert_allclose(out.masks.sum(1), 1.0, atol=1e-5)
+    # redrawn_k = G_k * m_k + (1 - m_k) x: where m_k -> 0 the input is kept
+    m = np.asarray(out.masks)[:, :, ..., None]
+    parts = np.asarray(out.redrawn) - (1 - m) * np.asarray(x)[:, None]
+    assert np.all(np.abs(parts) <= m + 1e-5)  # |tanh(.) * m| <= m
+    three = MaskNet(regions=3, nf=8, num_res=1)  # more than 2 regions: a softmax
+    masks = three.apply(three.init(jax.random.PRNGKey(0), x[:1]), x[:1])
+    assert masks.shape == (1, 3, 64, 64)
+    np.testing.assert_allclose(masks.sum(1), 1.0, atol=1e-5)
+
+
+def test_phases_and_their_metrics(tiny_redo):
+    model, v, x = tiny_redo
     loss, (metrics, state) = model.phase_loss("redraw", v, x, jax.random.PRNGKey(1))
     assert {"loss_z", "area_0", "area_1"} <= set(metrics) and np.isfinite(float(loss))
     assert abs(float(metrics["area_0"]) + float(metrics["area_1"]) - 1.0) < 1e-5
@@ -44,7 +53,7 @@ def test_phases_and_their_metrics():
     d_loss, _ = model.phase_loss("discriminator", v, x, jax.random.PRNGKey(1))
     assert float(d_loss) >= 0  # a hinge loss
     with pytest.raises(ValueError, match="image_size must be 64 or 128"):
-        get_model({**TINY, "image_size": 32}).init(jax.random.PRNGKey(0), x[:, :32, :32])
+        get_model({**TINY, "image_size": 32})
 
 
 def test_collapse_monitor_needs_a_full_window_of_bad_steps():

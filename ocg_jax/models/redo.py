@@ -64,11 +64,14 @@ class ReDONet(nn.Module):
     nf_disc: int = 64
     nf_rec: int = 64
 
-    def setup(self):
+    def check(self) -> None:
+        """Clear errors for settings the networks cannot take."""
         if self.image_size not in (64, 128):
             raise ValueError(f"image_size must be 64 or 128, got {self.image_size}")
         if self.regions < 2:
             raise ValueError(f"ReDO needs at least 2 regions, got {self.regions}")
+
+    def setup(self):
         self.mask = MaskNet(self.regions, self.nf_mask, self.mask_res)
         self.generator = Generators(self.regions, self.image_size, self.nf_gen)
         self.discriminator = ResidualEncoder(1, self.nf_disc)
@@ -111,6 +114,9 @@ class ReDO:
         ("discriminator", ("discriminator",)),
     )
     segments_foreground = True  # evaluate scores its masks against the ground truth
+
+    def __post_init__(self):
+        self.net.check()  # when the family is made, before any run directory is touched
 
     @property
     def collapse_metrics(self) -> tuple[str, ...]:
