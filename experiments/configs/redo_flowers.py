@@ -11,15 +11,16 @@ iterations).  Collapses restart from the last healthy checkpoint.
 
 import ml_collections
 
+from experiments.configs.common import with_variants
 from experiments.configs.redo_fg_bg import redo_config
+
+VARIANTS: dict = {}  # none: the paper's setting
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
-    if variant:
-        raise ValueError(f"redo_flowers has no variants, got {variant!r}")
     c = redo_config()
     c.data.name = "flowers"
     c.data.config = "128"
     c.model.image_size = 128
     c.collapse.restart = True
-    return c
+    return with_variants(c, variant, VARIANTS, "redo_flowers")

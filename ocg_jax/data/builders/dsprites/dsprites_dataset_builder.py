@@ -24,6 +24,7 @@ class DspritesConfig(tfds.core.BuilderConfig):
     num_validation: int = 1_000
     num_test: int = 10_000
     source: str = "render"  # or "npz" (the user's file, in the manual dir)
+    image_size: int = 64  # dSprites' only size
     seed: int = 0
 
 
