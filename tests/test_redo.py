@@ -17,23 +17,36 @@ TINY |= {"nf_disc": 8, "nf_rec": 8}
 
 
 @pytest.fixture(scope="module")
-def tiny_redo():
-    """``(model, variables, images)``: a narrow 64 px ReDO initialised once (its init
-    compiles every network: the slow part)."""
-    model = get_model(TINY)
-    x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (4, 64, 64, 3)), jnp.float32)
-    return model, jax.jit(model.init)(jax.random.PRNGKey(0), x), x
+def forced_collapse_run(tmp_path_factory, data_dir):
+    """``(workdir, run)``: a tiny ReDO run whose areas must stay within 0.4999 of 0.5, so
+    every step is 'bad': it collapses, restarts once from its last healthy checkpoint,
+    collapses again and trains on to the end (one run: compiling ReDO is the slow part)."""
+    from experiments.configs import redo_fg_bg
+    from ocg_jax.analysis.runs import load_run
+    from ocg_jax.train.loop import train_and_evaluate
+
+    c = redo_fg_bg.get_config("quick")
+    c.data.data_dir = data_dir
+    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 2, 12
+    c.collapse.update(threshold=0.4999, window=5, restart=True, max_restarts=1)
+    workdir = tmp_path_factory.mktemp("redo") / "run"
+    train_and_evaluate(c, workdir, progress=False)
+    return workdir, load_run(workdir)
 
 
-def test_masks_partition_the_image_and_redrawing_keeps_the_rest(tiny_redo):
-    model, v, x = tiny_redo
-    assert set(v["params"]) == set(model.groups)
-    out, _ = model.apply(v, x, jax.random.PRNGKey(1))
-    assert out.masks.shape == (4, 2, 64, 64)
-    np.testing.assert_allclose(out.masks.sum(1), 1.0, atol=1e-5)
+def test_masks_partition_the_image_and_redrawing_keeps_the_rest(forced_collapse_run):
+    from ocg_jax.analysis.redo_pictures import _redraw_fn
+
+    run = forced_collapse_run[1]
+    x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (8, 64, 64, 3)), jnp.float32)
+    z = run.model._z(jax.random.PRNGKey(1), 8)
+    masks, redrawn = _redraw_fn(run.model)(run.variables, x, z)  # compiled by the run's pictures
+    assert set(run.variables["params"]) == set(run.model.groups)
+    assert masks.shape == (8, 2, 64, 64)
+    np.testing.assert_allclose(masks.sum(1), 1.0, atol=1e-5)
     # redrawn_k = G_k * m_k + (1 - m_k) x: where m_k -> 0 the input is kept
-    m = np.asarray(out.masks)[:, :, ..., None]
-    parts = np.asarray(out.redrawn) - (1 - m) * np.asarray(x)[:, None]
+    m = np.asarray(masks)[:, :, ..., None]
+    parts = np.asarray(redrawn) - (1 - m) * np.asarray(x)[:, None]
     assert np.all(np.abs(parts) <= m + 1e-5)  # |tanh(.) * m| <= m
     three = MaskNet(regions=3, nf=8, num_res=1)  # more than 2 regions: a softmax
     masks = three.apply(three.init(jax.random.PRNGKey(0), x[:1]), x[:1])
@@ -41,17 +54,15 @@ def test_masks_partition_the_image_and_redrawing_keeps_the_rest(tiny_redo):
     np.testing.assert_allclose(masks.sum(1), 1.0, atol=1e-5)
 
 
-def test_phases_and_their_metrics(tiny_redo):
-    model, v, x = tiny_redo
-    loss, (metrics, state) = model.phase_loss("redraw", v, x, jax.random.PRNGKey(1))
-    assert {"loss_z", "area_0", "area_1"} <= set(metrics) and np.isfinite(float(loss))
-    assert abs(float(metrics["area_0"]) + float(metrics["area_1"]) - 1.0) < 1e-5
-    # spectral norm's power iteration advanced in training
-    before = jax.tree.leaves(v["batch_stats"])
-    after = jax.tree.leaves(state["batch_stats"])
-    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
-    d_loss, _ = model.phase_loss("discriminator", v, x, jax.random.PRNGKey(1))
-    assert float(d_loss) >= 0  # a hinge loss
+def test_phases_log_their_losses_and_region_areas(forced_collapse_run):
+    workdir = forced_collapse_run[0]
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if "redraw_loss" in r]
+    assert len(steps) == 12
+    for r in steps:
+        assert abs(r["area_0"] + r["area_1"] - 1.0) < 1e-5
+        assert r["discriminator_loss"] >= 0 and r["loss_z"] > 0  # a hinge loss; ||delta - z||^2
+        assert np.isfinite(r["redraw_loss"])
     with pytest.raises(ValueError, match="image_size must be 64 or 128"):
         get_model({**TINY, "image_size": 32})
 
@@ -68,20 +79,10 @@ def test_collapse_monitor_needs_a_full_window_of_bad_steps():
     assert e.value.streak_start == 4 and e.value.step == 6
 
 
-def test_forced_collapse_restarts_then_trains_on(tmp_path, data_dir):
-    """Areas must stay within 0.499 of 0.5: every step is 'bad', so the run collapses, restarts
-    once from its last healthy checkpoint, collapses again and trains on; then evaluation."""
-    from experiments.configs import redo_fg_bg
+def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     from ocg_jax.analysis.evaluation import evaluate_run
-    from ocg_jax.analysis.runs import load_run
-    from ocg_jax.train.loop import train_and_evaluate
 
-    c = redo_fg_bg.get_config("quick")
-    c.data.data_dir = data_dir
-    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 2, 12
-    c.collapse.update(threshold=0.4999, window=5, restart=True, max_restarts=1)
-    workdir = tmp_path / "run"
-    train_and_evaluate(c, workdir, progress=False)
+    workdir, run = forced_collapse_run
     record = json.loads((workdir / "collapse.json").read_text())
     assert len(record["restarts"]) == 1
     first = record["restarts"][0]
@@ -90,8 +91,8 @@ def test_forced_collapse_restarts_then_trains_on(tmp_path, data_dir):
     assert sum("collapsed" in r for r in rows) >= 1 and rows[-1]["step"] == 12
     discarded = workdir / "metrics.discarded.jsonl"
     assert any("collapsed" in json.loads(line) for line in discarded.read_text().splitlines())
-    assert (tmp_path / "run" / "checkpoints.collapsed").is_dir()  # moved aside, not deleted
-    result = evaluate_run(load_run(workdir), num_images=16, progress=False)
+    assert (workdir.parent / "run" / "checkpoints.collapsed").is_dir()  # moved, not deleted
+    result = evaluate_run(run, num_images=16, progress=False)
     fg = result["foreground"]
     assert set(fg) == {"best_region_per_image", "fixed_region"}
     assert fg["best_region_per_image"]["iou"] >= fg["fixed_region"]["iou"]
