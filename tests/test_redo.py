@@ -39,7 +39,7 @@ def test_masks_partition_the_image_and_redrawing_keeps_the_rest(forced_collapse_
 
     run = forced_collapse_run[1]
     x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (8, 64, 64, 3)), jnp.float32)
-    z = run.model._z(jax.random.PRNGKey(1), 8)
+    z = run.model.noise(jax.random.PRNGKey(1), 8)
     masks, redrawn = _redraw_fn(run.model)(run.variables, x, z)  # compiled by the run's pictures
     assert set(run.variables["params"]) == set(run.model.groups)
     assert masks.shape == (8, 2, 64, 64)

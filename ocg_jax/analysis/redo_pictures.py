@@ -22,7 +22,7 @@ def redrawing_grid(model, variables, images, rng, num_z: int = 3) -> np.ndarray:
     rows, labels = [spec.to_unit(x)], ["input"]
     redraws = []
     for i in range(num_z):
-        z = model._z(jax.random.fold_in(rng, i), x.shape[0])
+        z = model.noise(jax.random.fold_in(rng, i), x.shape[0])
         masks, redrawn = _redraw_fn(model)(variables, x, z)
         redraws.append(np.asarray(redrawn))
     masks = np.asarray(masks)

@@ -159,7 +159,6 @@ class DDNet(nn.Module):
         z = mean + std * jax.random.normal(self.make_rng("sample"), mean.shape)
         out, out_std = self.decode(z)
         log_var = self.log_variances()
-        prior = prior_distribution(self.prior_spec, self.latent, log_var)
         if self.data == "image":
             nll = -(x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out))
             nll, recon = nll.sum(axis=(1, 2, 3)), jax.nn.sigmoid(out)
@@ -173,6 +172,7 @@ class DDNet(nn.Module):
             )
             kl = gaussian_kl(mean, std, 0.0, scale).sum(-1)
         else:  # one-sample Monte Carlo, at the reparameterised z
+            prior = prior_distribution(self.prior_spec, self.latent, log_var)
             kl = dist.Normal(mean, std).log_prob(z).sum(-1) - prior.log_prob(z)
         return DDOutputs(recon, z, mean, std, log_var, {"nll": nll, "kl": kl})
 

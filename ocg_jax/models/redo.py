@@ -127,13 +127,14 @@ class ReDO:
     def input_spec(self) -> InputSpec:
         return InputSpec((self.net.image_size, self.net.image_size, 3), low=-1.0, high=1.0)
 
-    def _z(self, rng, b: int) -> Array:
+    def noise(self, rng, b: int) -> Array:
+        """z ``[b, n, Z]`` ~ N(0, I): one noise per region."""
         return jax.random.normal(rng, (b, self.net.regions, self.net.z_dim))
 
     def init(self, rng: Array, batch: Array) -> Variables:
         self.input_spec.check(batch)
         p_rng, z_rng = jax.random.split(rng)
-        z = self._z(z_rng, batch.shape[0])
+        z = self.noise(z_rng, batch.shape[0])
         return self.net.init(p_rng, batch, z, True)
 
     def phase_loss(self, phase: str, variables: Variables, images: Array, rng: Array):
@@ -141,7 +142,7 @@ class ReDO:
         second half real)."""
         half = images.shape[0] // 2
         x, real = images[:half], images[half:]
-        z = self._z(rng, half)
+        z = self.noise(rng, half)
         s = self.net.image_size
 
         def run(net):
@@ -161,7 +162,7 @@ class ReDO:
     def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool = False):
         """Evaluation: the masks and each region redrawn once."""
         self.input_spec.check(images)
-        z = self._z(rng, images.shape[0])
+        z = self.noise(rng, images.shape[0])
         masks, _, redrawn = self.net.apply(variables, images, z, False, method=ReDONet.redraw)
         return ReDOOutputs(masks, redrawn), {k: v for k, v in variables.items() if k != "params"}
 

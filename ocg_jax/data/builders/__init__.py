@@ -2,6 +2,7 @@
 
 import importlib
 
+import numpy as np
 import tensorflow_datasets as tfds
 
 #: dataset name -> module holding its ``Builder``
@@ -41,3 +42,13 @@ def manual_dir(dl_manager):
     except AssertionError:
         return None
     return path if path.exists() else None
+
+
+#: each split's id in the seeds of the procedural builders
+SPLIT_IDS = {"train": 0, "validation": 1, "test": 2, "test_3": 3}
+
+
+def example_rng(seed: int, split: str, *index: int) -> np.random.Generator:
+    """The generator of one procedural example (or, without ``index``, of a whole split):
+    seeded by (seed, split id, index), so each example is reproducible on its own."""
+    return np.random.default_rng([seed, SPLIT_IDS[split], *index])

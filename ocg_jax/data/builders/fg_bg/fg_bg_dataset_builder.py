@@ -12,10 +12,11 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from ocg_jax.data.builders import example_rng
 from ocg_jax.data.digits import sklearn_digits
 from ocg_jax.data.fg_bg import digits_scene, fg_bg_scene
 
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
+_SPLITS = ("train", "validation", "test")
 _SIZES = {
     "tiny": dict(num_train=64, num_validation=16, num_test=16),
     "small": dict(num_train=10_000, num_validation=500, num_test=500),
@@ -91,13 +92,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             split: self._generate_examples(
                 split, None if digits is None else digits["train" if split == "train" else "test"]
             )
-            for split in _SPLIT_IDS
+            for split in _SPLITS
         }
 
     def _generate_examples(self, split: str, digits):
         cfg = self.builder_config
         for index in range(getattr(cfg, f"num_{split}")):
-            rng = np.random.default_rng([cfg.seed, _SPLIT_IDS[split], index])
+            rng = example_rng(cfg.seed, split, index)
             if digits is None:
                 yield index, fg_bg_scene(rng, cfg.image_size)
             else:

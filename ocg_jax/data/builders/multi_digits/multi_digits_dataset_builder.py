@@ -12,9 +12,10 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from ocg_jax.data.builders import example_rng
 from ocg_jax.data.digits import MAX_DIGITS, draw_canvas, mnist_digits, sklearn_digits
 
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2, "test_3": 3}
+_SPLITS = ("train", "validation", "test", "test_3")
 
 
 @dataclasses.dataclass
@@ -96,13 +97,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             digits = sklearn_digits()
         return {
             split: self._generate_examples(split, digits["train" if split == "train" else "test"])
-            for split in _SPLIT_IDS
+            for split in _SPLITS
         }
 
     def _generate_examples(self, split: str, digits):
         cfg = self.builder_config
         lo, hi = (3, 3) if split == "test_3" else (cfg.min_digits, cfg.max_digits)
         for index in range(getattr(cfg, f"num_{split}")):
-            rng = np.random.default_rng([cfg.seed, _SPLIT_IDS[split], index])
+            rng = example_rng(cfg.seed, split, index)
             count = int(rng.integers(lo, hi + 1))
             yield index, draw_canvas(rng, digits, count, cfg.image_size)

@@ -13,10 +13,10 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from ocg_jax.data.builders import example_rng
 from ocg_jax.data.render import SHAPES, multi_dsprites_scene
 
 MAX_OBJECTS = 4
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
 
 @dataclasses.dataclass
@@ -118,7 +118,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, split: str, num: int):
         cfg = self.builder_config
         for index in range(num):
-            rng = np.random.default_rng([cfg.seed, _SPLIT_IDS[split], index])
+            rng = example_rng(cfg.seed, split, index)
             yield (
                 index,
                 multi_dsprites_scene(rng, cfg.image_size, 1, MAX_OBJECTS, cfg.unique_colours),

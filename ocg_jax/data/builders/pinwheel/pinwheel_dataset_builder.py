@@ -9,9 +9,10 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from ocg_jax.data.builders import example_rng
 from ocg_jax.data.pinwheel import pinwheel
 
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
+_SPLITS = ("train", "validation", "test")
 
 
 @dataclasses.dataclass
@@ -44,11 +45,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        return {split: self._generate_examples(split) for split in _SPLIT_IDS}
+        return {split: self._generate_examples(split) for split in _SPLITS}
 
     def _generate_examples(self, split: str):
         cfg = self.builder_config
-        rng = np.random.default_rng([cfg.seed, _SPLIT_IDS[split]])
+        rng = example_rng(cfg.seed, split)
         points, arms = pinwheel(
             rng, cfg.radial_std, cfg.tangential_std, cfg.num_arms, cfg.per_arm, cfg.rate
         )

@@ -10,9 +10,10 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
+from ocg_jax.data.builders import example_rng
 from ocg_jax.data.tetrominoes import COLOURS, NUM_OBJECTS, SHAPES, tetrominoes_scene
 
-_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
+_SPLITS = ("train", "validation", "test")
 
 
 @dataclasses.dataclass
@@ -80,12 +81,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         del dl_manager  # procedural: nothing to download
         cfg = self.builder_config
         return {
-            split: self._generate_examples(split, getattr(cfg, f"num_{split}"))
-            for split in _SPLIT_IDS
+            split: self._generate_examples(split, getattr(cfg, f"num_{split}")) for split in _SPLITS
         }
 
     def _generate_examples(self, split: str, num: int):
         cfg = self.builder_config
         for index in range(num):
-            rng = np.random.default_rng([cfg.seed, _SPLIT_IDS[split], index])
+            rng = example_rng(cfg.seed, split, index)
             yield index, tetrominoes_scene(rng, cfg.image_size, cfg.block)
