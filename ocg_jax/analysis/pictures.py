@@ -33,6 +33,8 @@ def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) ->
     rng = jax.random.PRNGKey(seed)
     _, out = compile_eval_step(run.recipe)(run.state, batch, rng)
     pics = run.recipe.draw(run.state, batch, out, jax.random.fold_in(rng, 1), num)
+    if not hasattr(run.model, "sample"):  # ReDO redraws images; it has no prior to sample
+        return pics
     samples = sample_fn(run.model)(run.variables, jax.random.fold_in(rng, 1), num)
     if getattr(samples, "log_masks", None) is not None:
         spec = run.model.input_spec
