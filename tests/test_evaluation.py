@@ -163,6 +163,11 @@ def test_compare_averages_seeds(tmp_path):
     ]
     columns, rows = summarise(load_results(dirs))
     assert columns == ["nll", "fd"]
+    (dirs[2] / "segment_stats.json").write_text(json.dumps({"fsd": {"fsd": 4.5}}))
+    columns, fsd_rows = summarise(load_results(dirs))
+    assert columns == ["nll", "fd", "fsd"]
+    assert next(r for r in fsd_rows if r["group"].startswith("bbbb"))["fsd"] == (4.5, 0.0)
+    (dirs[2] / "segment_stats.json").unlink()
     first = next(r for r in rows if r["group"].startswith("aaaa"))
     assert first["seeds"] == [0, 1] and first["nll"] == (2.0, 1.0) and first["fd"] == (15.0, 5.0)
     assert "2 ± 1" in to_markdown(columns, rows)

@@ -2,8 +2,9 @@
 
 Runs are grouped by their configuration with the seed left out, so several seeds of
 one config form one row.  Columns are every metric found: the ``metrics`` block,
-the Fréchet distance, counting (accuracy and box IoU per split) and the probes'
-accuracies (latents, logistic and MLP).
+the Fréchet distance, the Fréchet Segmentation Distance (from the run's
+``segment_stats.json`` when ``experiments.segment_stats`` wrote one), counting
+(accuracy and box IoU per split) and the probes' accuracies (latents, logistic and MLP).
 """
 
 import csv
@@ -32,6 +33,8 @@ def flat_metrics(result: dict) -> dict[str, float]:
     row = dict(result["metrics"])
     if "frechet" in result:
         row["fd"] = result["frechet"]["test_vs_samples"]
+    if "segment_stats" in result:
+        row["fsd"] = result["segment_stats"]["fsd"]["fsd"]
     for split, c in result.get("counting", {}).items():
         row[f"count_acc_{split}"] = c["count_accuracy"]
         if c["box_iou"] is not None:
@@ -56,6 +59,8 @@ def load_results(dirs) -> list[dict]:
         if not path.exists():
             raise FileNotFoundError(f"{path} not found; run experiments.evaluate on {path.parent}")
         result = json.loads(path.read_text())
+        if (path.parent / "segment_stats.json").exists():
+            result["segment_stats"] = json.loads((path.parent / "segment_stats.json").read_text())
         result["_key"] = _config_key(path.parent)
         results.append(result)
     return results
@@ -114,6 +119,8 @@ def _side_by_side_row(result: dict) -> dict[str, float]:
     row = {k: m[k] for k in ("nll", "ari_fg", "sc_fg", "msc_fg") if k in m}
     if "frechet" in result:
         row["fd"] = result["frechet"]["test_vs_samples"]
+    if "segment_stats" in result:
+        row["fsd"] = result["segment_stats"]["fsd"]["fsd"]
     latents = result.get("probes", {}).get("latents", {})
     if latents:  # mean over labels of the logistic probe on the latents
         row["probe"] = float(np.mean([acc["logistic"] for acc in latents.values()]))

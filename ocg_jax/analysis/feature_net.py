@@ -44,8 +44,9 @@ class SceneFeatures:
         return np.concatenate([np.asarray(o) for o in out])
 
 
-def _train(model, images, labels, steps, batch_size, seed, progress):
-    """The ``supervised`` recipe's step on random batches of the in-memory examples."""
+def train_supervised(model, images, labels, steps, batch_size, seed, progress, what="feature net"):
+    """Params after ``steps`` of the ``supervised`` recipe on random batches of in-memory
+    ``images [N, ...]`` and ``labels {target: [N, ...]}`` (Adam 1e-3)."""
     mesh = make_mesh()
     config = ml_collections.ConfigDict({"optim": {"name": "adam", "learning_rate": 1e-3}})
     recipe = build(model, config)
@@ -53,7 +54,7 @@ def _train(model, images, labels, steps, batch_size, seed, progress):
     step = compile_train_step(recipe, mesh)
     rng = np.random.default_rng(seed)
     batch_size -= batch_size % mesh.size
-    for _ in tqdm(range(steps), desc="training the feature net", disable=not progress, leave=False):
+    for _ in tqdm(range(steps), desc=f"training the {what}", disable=not progress, leave=False):
         idx = rng.integers(0, len(images), batch_size)
         batch = {"image": images[idx], **{k: v[idx] for k, v in labels.items()}}
         state, _ = step(state, shard_batch(batch, mesh))
@@ -107,7 +108,7 @@ def scene_features(
     if progress:
         print(f"training the offline feature net ({steps} steps); it is cached in {cache}")
     ex = load_examples(train, n)
-    params = _train(
+    params = train_supervised(
         model, ex["image"], scene_labels(dataset, ex), steps, batch_size, seed, progress
     )
     test = load_source(dataset, config, "test", data_dir)

@@ -69,3 +69,23 @@ def scene_labels(dataset: str, examples: dict) -> dict[str, np.ndarray]:
         if y.min() < 0 or y.max() >= n:
             raise ValueError(f"label {name!r} outside 0..{n - 1}: {y.min()}..{y.max()}")
     return labels
+
+
+#: dataset -> the names of its per-pixel classes (``class_maps``), background first
+SEGMENT_CLASSES: dict[str, tuple[str, ...]] = {
+    "multi_dsprites": ("background", *SHAPES),
+    "tetrominoes": ("background", *(f"piece_{i}" for i in range(len(tetrominoes.SHAPES)))),
+}
+
+
+def class_maps(dataset: str, examples: dict) -> np.ndarray:
+    """``[N, H, W]`` int32 per-pixel classes of stacked ``examples``: 0 where the instance
+    mask is background, else 1 + the shape (piece) of the object the pixel shows."""
+    if dataset not in SEGMENT_CLASSES:
+        raise ValueError(
+            f"no per-pixel classes for dataset {dataset!r}; known: {sorted(SEGMENT_CLASSES)}"
+        )
+    mask = np.asarray(examples["mask"]).astype(np.int64)  # [N, H, W] instance labels
+    shape = np.asarray(examples["shape"], np.int64)  # [N, K] per object
+    obj = np.take_along_axis(shape, np.maximum(mask - 1, 0).reshape(len(mask), -1), axis=1)
+    return np.where(mask > 0, 1 + obj.reshape(mask.shape), 0).astype(np.int32)

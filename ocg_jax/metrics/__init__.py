@@ -14,6 +14,11 @@ from ocg_jax.metrics.foreground import (
     region_scores,
 )
 from ocg_jax.metrics.frechet import feature_stats, frechet_distance, frechet_distance_from_stats
+from ocg_jax.metrics.segment_stats import (
+    class_area_change,
+    class_areas,
+    frechet_segmentation_distance,
+)
 from ocg_jax.metrics.segmentation import adjusted_rand_index, mask_scores, segmentation_covering
 
 __all__ = [
@@ -21,6 +26,8 @@ __all__ = [
     "best_region_scores",
     "choose_region",
     "box_iou",
+    "class_area_change",
+    "class_areas",
     "component_balance",
     "count_confusion",
     "dci",
@@ -28,6 +35,7 @@ __all__ = [
     "feature_stats",
     "frechet_distance",
     "frechet_distance_from_stats",
+    "frechet_segmentation_distance",
     "hoyer_sparsity",
     "mask_scores",
     "matched_box_iou",

@@ -5,6 +5,8 @@ to each set.  Host-side numpy/scipy in float64: the matrix square root is not
 worth a device round trip and needs double precision for 2048-d features.
 """
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
@@ -19,20 +21,28 @@ def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
 
 
-def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b, eps: float = 1e-6) -> float:
-    """Fréchet distance between ``N(mu_a, cov_a)`` and ``N(mu_b, cov_b)``."""
+def frechet_terms_from_stats(mu_a, cov_a, mu_b, cov_b, eps: float = 1e-6) -> tuple[float, float]:
+    """``(|mu_a - mu_b|^2, tr(S_a + S_b - 2 (S_a S_b)^{1/2}))``: the two terms of the distance."""
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
     if mu_a.shape != mu_b.shape or cov_a.shape != cov_b.shape:
         raise ValueError(f"feature dims differ: {mu_a.shape} vs {mu_b.shape}")
-    covmean, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.all(np.isfinite(covmean)):
-        # singular product (fewer samples than dims): regularise, as the FID reference does
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+    if caught or not np.all(np.isfinite(covmean)):
+        # singular product (fewer samples than dims; class areas, which sum to 100):
+        # regularise, as the FID reference does
         offset = np.eye(cov_a.shape[0]) * eps
         covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     covmean = np.real(covmean)  # drop the tiny imaginary part from round-off
     diff = mu_a - mu_b
-    return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+    return float(diff @ diff), float(np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+
+
+def frechet_distance_from_stats(mu_a, cov_a, mu_b, cov_b, eps: float = 1e-6) -> float:
+    """Fréchet distance between ``N(mu_a, cov_a)`` and ``N(mu_b, cov_b)``."""
+    return sum(frechet_terms_from_stats(mu_a, cov_a, mu_b, cov_b, eps))
 
 
 def frechet_distance(features_a, features_b) -> float:

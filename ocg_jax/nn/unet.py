@@ -18,17 +18,18 @@ def _block(x: Array, features: int) -> Array:
 
 
 class UNet(nn.Module):
-    """``[N, H, W, C] -> [N, H, W, 1]`` logits.
+    """``[N, H, W, C] -> [N, H, W, outputs]`` logits.
 
     ``len(channels)`` blocks down (nearest-neighbour halving after all but the
     last), an MLP bottleneck on the flattened last map (``mlp`` hidden units,
     back to the map's size, ReLU), then the blocks up, each on the concatenation
-    with its skip, doubling after all but the last; a 1x1 conv to one logit.
+    with its skip, doubling after all but the last; a 1x1 conv to ``outputs`` logits.
     With ``log2(H) - 1`` blocks the bottleneck map is 4x4.
     """
 
     channels: Sequence[int] = (32, 32, 64, 64, 64)
     mlp: Sequence[int] = (128, 128)
+    outputs: int = 1
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -51,4 +52,4 @@ class UNet(nn.Module):
             x = _block(jnp.concatenate([x, skips[i]], axis=-1), self.channels[max(i - 1, 0)])
             if i > 0:
                 x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # nearest upsampling
-        return layers.to_float32(layers.Conv(1, (1, 1))(x))
+        return layers.to_float32(layers.Conv(self.outputs, (1, 1))(x))

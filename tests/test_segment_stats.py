@@ -1,0 +1,129 @@
+"""Segment statistics (Bau et al. 2019): class maps, FSD, the segmenter, a planted omission."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from ocg_jax.analysis.segment_stats import histogram_figure, largest_drop, segment_statistics
+from ocg_jax.analysis.segmenter import scene_segmenter, segmentation_scores
+from ocg_jax.data.labels import SEGMENT_CLASSES, class_maps
+from ocg_jax.data.pipeline import load_examples, load_source
+from ocg_jax.metrics import class_areas, frechet_segmentation_distance
+
+FIELDS = ["image", "mask", "shape"]
+
+
+def test_fsd_matches_a_direct_scipy_computation():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(300, 5)) * [1, 2, 3, 1, 1] + 10
+    b = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 5)) + 11
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = np.cov(a, rowvar=False, ddof=1), np.cov(b, rowvar=False, ddof=1)
+    root = np.real(scipy.linalg.sqrtm(s_a @ s_b))
+    cov_term = np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root)
+    fsd = frechet_segmentation_distance(a, b)
+    np.testing.assert_allclose(fsd["mean_term"], np.sum((mu_a - mu_b) ** 2), rtol=1e-9)
+    np.testing.assert_allclose(fsd["covariance_term"], cov_term, rtol=1e-7)
+    np.testing.assert_allclose(fsd["fsd"], fsd["mean_term"] + fsd["covariance_term"])
+    assert frechet_segmentation_distance(a, a)["fsd"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_class_areas_count_pixels_in_percent():
+    maps = np.array([[[0, 0], [1, 2]], [[2, 2], [2, 2]]], np.int32)
+    np.testing.assert_allclose(class_areas(maps, 3), [[50, 25, 25], [0, 0, 100]])
+    with pytest.raises(ValueError, match=r"lie in 0\.\.1"):
+        class_areas(maps, 2)
+    with pytest.raises(ValueError, match="integer"):
+        class_areas(maps.astype(np.float32), 3)
+
+
+def test_class_maps_follow_the_instance_masks(data_dir):
+    for dataset, config in (("multi_dsprites", "tiny_32px"), ("tetrominoes", "tiny")):
+        ex = load_examples(load_source(dataset, config, "train", data_dir), 16, FIELDS)
+        maps = class_maps(dataset, ex)
+        assert maps.shape == ex["mask"].shape and maps.dtype == np.int32
+        np.testing.assert_array_equal(maps == 0, ex["mask"] == 0)
+        i, r, c = np.argwhere(ex["mask"] > 0)[7]  # some object pixel
+        assert maps[i, r, c] == 1 + ex["shape"][i, ex["mask"][i, r, c] - 1]
+        assert maps.max() < len(SEGMENT_CLASSES[dataset])
+    with pytest.raises(ValueError, match="no per-pixel classes"):
+        class_maps("dsprites", ex)
+
+
+def test_segmentation_scores_match_sklearn():
+    from sklearn.metrics import jaccard_score
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 4, (6, 8, 8))
+    pred = np.where(rng.random(truth.shape) < 0.7, truth, rng.integers(0, 4, truth.shape))
+    s = segmentation_scores(pred, truth, ("bg", "a", "b", "c"))
+    per_class = jaccard_score(truth.ravel(), pred.ravel(), average=None)
+    np.testing.assert_allclose(list(s["iou"].values()), per_class)
+    assert s["mean_iou"] == pytest.approx(per_class.mean())
+    assert s["pixel_accuracy"] == pytest.approx(np.mean(pred == truth))
+
+
+def test_a_planted_omission_stands_out(data_dir, tmp_path):
+    """'Generated' = held-out real scenes without hearts: hearts drop most, FSD >> floor."""
+    ex = {
+        s: load_examples(load_source("multi_dsprites", "tiny", s, data_dir), n, FIELDS)
+        for s, n in (("train", 256), ("validation", 64), ("test", 64))
+    }
+    areas = {s: class_areas(class_maps("multi_dsprites", e), 4) for s, e in ex.items()}
+    held_out = np.concatenate([areas["validation"], areas["test"]])
+    heart = SEGMENT_CLASSES["multi_dsprites"].index("heart")
+    classes = SEGMENT_CLASSES["multi_dsprites"]
+    train_a, train_b = areas["train"][:128], areas["train"][128:]
+    planted = segment_statistics(train_a, train_b, held_out[held_out[:, heart] == 0], classes)
+    honest = segment_statistics(train_a, train_b, held_out, classes)
+    assert largest_drop(planted)["class"] == "heart"
+    assert largest_drop(planted)["relative_change"] == -1.0
+    assert planted["fsd"]["fsd"] > 10 * planted["floor"]["fsd"]
+    assert planted["fsd"]["fsd"] > 10 * honest["fsd"]["fsd"]
+    assert [r["class"] for r in planted["classes"]][0] == "background"  # most frequent first
+    picture = histogram_figure(planted, "planted")
+    assert picture.dtype == np.uint8 and picture.ndim == 3
+    json.dumps(planted)  # the report is plain JSON
+
+
+def test_segmenter_trains_caches_and_beats_the_majority_class(data_dir, tmp_path):
+    first = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, cache_dir=tmp_path, steps=150)
+    again = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, cache_dir=tmp_path, steps=150)
+    assert first.test_scores == again.test_scores  # the second one is read from the cache
+    ex = load_examples(load_source("multi_dsprites", "tiny_32px", "test", data_dir), 16, FIELDS)
+    truth = class_maps("multi_dsprites", ex)
+    spec = first.model.input_spec
+    pred = again(spec.to_unit(spec.preprocess(ex["image"])))
+    assert pred.shape == truth.shape
+    majority = np.mean(truth == 0)  # pixel accuracy of "all background"
+    scores = segmentation_scores(pred, truth, first.classes)
+    fg_iou = np.sum((pred > 0) & (truth > 0)) / np.sum((pred > 0) | (truth > 0))
+    assert scores["pixel_accuracy"] > majority + 0.01
+    assert fg_iou > 0.5  # objects are found; telling their shapes apart needs more steps
+    assert first.test_scores["pixel_accuracy"] > majority
+    with pytest.raises(ValueError, match="no per-pixel classes"):
+        scene_segmenter("fg_bg", "tiny", data_dir, cache_dir=tmp_path)
+
+
+def test_segment_stats_cli_on_a_run(tiny_run, tmp_path, capsys):
+    from absl import flags
+
+    from experiments import segment_stats
+
+    flags.FLAGS.unparse_flags()
+    args = ["--num_images=24", "--batch_size=8", "--segmenter_steps=20", f"--out_dir={tmp_path}"]
+    flags.FLAGS(["segment_stats", f"--workdir={tiny_run[0]}", *args])
+    segment_stats.main([])
+    report = json.loads((tmp_path / "segment_stats.json").read_text())
+    assert report["model"] == "genesis" and report["step"] == 4
+    assert report["dataset"] == "multi_dsprites/tiny_32px"
+    assert report["num_images"] == 24
+    assert report["fsd"]["fsd"] == pytest.approx(
+        report["fsd"]["mean_term"] + report["fsd"]["covariance_term"]
+    )
+    assert {r["class"] for r in report["classes"]} == set(SEGMENT_CLASSES["multi_dsprites"])
+    assert report["segmenter"]["name"].startswith("segmenter:multi_dsprites/tiny_32px")
+    assert (tmp_path / "segment_stats.png").exists()
+    assert "FSD" in capsys.readouterr().out
