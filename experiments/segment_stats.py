@@ -4,8 +4,9 @@ python -m experiments.segment_stats --workdir=runs/genesis [--num_images=2000]
 
 Writes WORKDIR/segment_stats.json (FSD with its mean and covariance terms, the
 training-vs-training floor, per-class mean areas and relative change, the
-segmenter's test scores) and WORKDIR/segment_stats.png (the histogram); ``experiments.compare`` then shows FSD.  The
-segmenter is trained on the dataset's class maps the first time and cached.
+segmenter's test scores) and WORKDIR/segment_stats.png (the histogram);
+``experiments.compare`` then shows FSD.  The segmenter is trained on the dataset's
+class maps the first time and cached.
 """
 
 from absl import flags, logging
