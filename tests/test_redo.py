@@ -63,8 +63,8 @@ def test_phases_log_their_losses_and_region_areas(forced_collapse_run):
         assert abs(r["area_0"] + r["area_1"] - 1.0) < 1e-5
         assert r["discriminator_loss"] >= 0 and r["loss_z"] > 0  # a hinge loss; ||delta - z||^2
         assert np.isfinite(r["redraw_loss"])
-    with pytest.raises(ValueError, match="image_size must be 64 or 128"):
-        get_model({**TINY, "image_size": 32})
+    with pytest.raises(ValueError, match="image_size must be 32, 64 or 128"):
+        get_model({**TINY, "image_size": 48})
 
 
 def test_collapse_monitor_needs_a_full_window_of_bad_steps():

@@ -166,3 +166,65 @@ def with_variants(
         if name in names:
             c = fn(c)
     return c
+
+
+def gan_config(dataset: str, variant: str = "") -> ml_collections.ConfigDict:
+    """The DCGAN-style baseline on ``dataset`` (the ``adversarial`` recipe): hinge loss with
+    a spectrally normalised discriminator, Adam 2e-4 betas (0, 0.9), batch 64; variants
+    ``wgan_gp`` (gradient penalty 10, 5 critic steps per generator step, Adam 1e-4),
+    ``quick`` (tiny data, narrow nets; tests) and ``cpu32`` (32 px, 2k steps on a CPU)."""
+    d = DATASETS[dataset]
+    c = base_config()
+    del c.geco, c.beta
+    c.data.name = dataset
+    c.data.config = d["configs"][""]
+    c.data.max_label = d["max_label"]
+    c.batch_size = 64
+    c.num_steps = 100_000
+    c.eval_every = 5_000
+    c.optim = ml_collections.ConfigDict(
+        {"name": "adam", "learning_rate": 2e-4, "b1": 0.0, "b2": 0.9}
+    )
+    c.adversarial = ml_collections.ConfigDict({"repeats": {"discriminator": 1}})
+    c.model = ml_collections.ConfigDict(
+        {
+            "name": "gan",
+            "image_size": d["image_size"],
+            "z_dim": 128,
+            "nf_gen": 64,
+            "nf_disc": 64,
+            "loss": "hinge",
+            "gp_weight": 10.0,
+        }
+    )
+
+    def wgan_gp(c):
+        c.model.loss = "wgan_gp"
+        c.adversarial.repeats.discriminator = 5
+        c.optim.learning_rate = 1e-4
+        return c
+
+    def quick(c):
+        c.data.config = d["configs"]["quick"]
+        c.model.update(nf_gen=8, nf_disc=8, z_dim=16)
+        c.batch_size = 8
+        c.num_steps = 20
+        c.log_every = 5
+        c.eval_every = 10
+        c.eval_images = 16
+        c.checkpoint_every = 10
+        c.max_to_keep = 2
+        return c
+
+    def cpu32(c):
+        c.data.config = d["configs"]["cpu32"]
+        c.model.update(image_size=32, nf_gen=32, nf_disc=32)
+        c.batch_size = 32
+        c.num_steps = 2_000
+        c.log_every = 50
+        c.eval_every = 500
+        c.checkpoint_every = 500
+        return c
+
+    variants = {"wgan_gp": wgan_gp, "quick": quick, "cpu32": cpu32}
+    return with_variants(c, variant, variants, f"gan_{dataset}")

@@ -49,9 +49,13 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
             "nf_gen": 64,
             "nf_disc": 64,
             "nf_rec": 64,
+            "lambda_z": 5.0,
         }
     )
     return c
+
+
+SUFFIX = {32: "_32", 64: "", 128: "_128"}  # the fg_bg configs' size suffixes
 
 
 def narrow(c):
@@ -61,7 +65,7 @@ def narrow(c):
 
 def quick(c):
     c = narrow(c)
-    c.data.config = "tiny" + ("_128" if c.model.image_size == 128 else "")
+    c.data.config = "tiny" + SUFFIX[c.model.image_size]
     c.model.update(nf_mask=8, mask_res=1, nf_gen=4, nf_disc=8, nf_rec=8)
     c.batch_size = 8
     c.num_steps = 20
@@ -76,13 +80,19 @@ def quick(c):
 
 def cpu(c):
     c = narrow(c)
-    c.data.config = "small"
+    c.data.config = "small" + SUFFIX[c.model.image_size]
     c.batch_size = 16
     c.num_steps = 3_000
     c.log_every = 50
     c.eval_every = 500
     c.checkpoint_every = 500
     c.collapse.window = 500
+    return c
+
+
+def px32(c):
+    c.model.image_size = 32
+    c.data.config += "_32"
     return c
 
 
@@ -100,7 +110,7 @@ def digits(c):
     return c
 
 
-VARIANTS = {"128": px128, "digits": digits, "quick": quick, "cpu": cpu}
+VARIANTS = {"32": px32, "128": px128, "digits": digits, "quick": quick, "cpu": cpu}
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:

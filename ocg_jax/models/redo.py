@@ -63,11 +63,12 @@ class ReDONet(nn.Module):
     nf_gen: int = 64
     nf_disc: int = 64
     nf_rec: int = 64
+    lambda_z: float = 5.0  # weight of the latent-recovery error (the objective's, not a net's)
 
     def check(self) -> None:
         """Clear errors for settings the networks cannot take."""
-        if self.image_size not in (64, 128):
-            raise ValueError(f"image_size must be 64 or 128, got {self.image_size}")
+        if self.image_size not in (32, 64, 128):
+            raise ValueError(f"image_size must be 32, 64 or 128, got {self.image_size}")
         if self.regions < 2:
             raise ValueError(f"ReDO needs at least 2 regions, got {self.regions}")
 
@@ -105,7 +106,6 @@ class ReDO:
 
     net: ReDONet
     name: str = "redo"
-    lambda_z: float = 5.0
     recipe = "adversarial"
     kl_terms: tuple[str, ...] = ()
     groups: tuple[str, ...] = GROUPS
@@ -154,7 +154,7 @@ class ReDO:
             err_z = jnp.mean(jnp.square(net.recover(parts, True) - z))
             area = jnp.mean(masks, axis=(0, 2, 3))  # [n]
             metrics = {"loss_z": err_z, **{f"area_{k}": area[k] for k in range(area.shape[0])}}
-            return hinge_generator_loss(fake) + self.lambda_z * err_z, metrics
+            return hinge_generator_loss(fake) + self.net.lambda_z * err_z, metrics
 
         (loss, metrics), state = nn.apply(run, self.net, mutable=["batch_stats"])(variables)
         return loss, (metrics, {**{k: v for k, v in variables.items() if k != "params"}, **state})

@@ -9,6 +9,7 @@ import ml_collections
 from ocg_jax.models.air import AIR, AIRNet
 from ocg_jax.models.base import ModelFamily
 from ocg_jax.models.dd_vae import DDVAE, DDNet
+from ocg_jax.models.gan import GAN, GANNet
 from ocg_jax.models.genesis import Genesis, GenesisNet
 from ocg_jax.models.monet import Monet, MonetNet
 from ocg_jax.models.redo import ReDO, ReDONet
@@ -26,6 +27,7 @@ _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
     "dair": (AIR, AIRNet, {"difference": True}),
     "dd_vae": (DDVAE, DDNet, {}),
     "redo": (ReDO, ReDONet, {}),
+    "gan": (GAN, GANNet, {}),
 }
 
 
