@@ -1,7 +1,8 @@
 """ReDO's networks (Chen, Artières, Denoyer 2019): the mask network F, the region
 generators G_k, the residual discriminator D and the latent-recovery network delta.
 
-Images ``[B, S, S, 3]`` in [-1, 1], S = 32, 64 or 128 (32: short CPU runs); n regions; z ``[B, n, Z]``.
+Images ``[B, S, S, 3]`` in [-1, 1], S = 32, 64 or 128 (32: short CPU runs); n regions;
+z ``[B, n, Z]``.
 Widths are parameters (the paper: 64 each, F 64 with 3 residual blocks); every
 conv and dense layer starts orthogonal with gain 0.8, as the original's
 ``weights_init_ortho``.  Spectral normalisation (D, delta and the generators'
