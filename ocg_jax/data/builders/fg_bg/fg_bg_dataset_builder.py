@@ -2,9 +2,9 @@
 
 Configs ``tiny`` (tests), ``small`` and ``full`` at 64 px, the same with ``_128`` at
 128 px and with ``_32`` at 32 px (short CPU runs) (``ocg_jax.data.fg_bg.fg_bg_scene``),
-and ``digits``: the ReDO authors' 128 px check with even digits dark and odd digits bright on grey (mask 0, 1, 2;
-scikit-learn's digits, train and test canvases from disjoint digits).  Procedural
-and deterministic; nothing is downloaded.
+and ``digits``: the ReDO authors' 128 px check with even digits dark and odd digits
+bright on grey (mask 0, 1, 2; scikit-learn's digits, train and test canvases from
+disjoint digits).  Procedural and deterministic; nothing is downloaded.
 """
 
 import dataclasses
