@@ -60,23 +60,30 @@ def test_bad_settings_are_named():
         get_model({**TINY, "loss": "least_squares"})
 
 
-def test_tiny_run_trains_samples_and_evaluates(tmp_path, data_dir):
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory, data_dir):
+    """``(workdir, run)``: the ``:quick`` WGAN-GP config on Tetrominoes (2 critic steps)."""
     from experiments.configs import gan_tetrominoes
-    from ocg_jax.analysis.evaluation import evaluate_run
     from ocg_jax.analysis.runs import load_run
     from ocg_jax.train.loop import train_and_evaluate
 
     c = gan_tetrominoes.get_config("quick,wgan_gp")
     c.data.data_dir = data_dir
     c.adversarial.repeats.discriminator = 2
-    workdir = tmp_path / "gan"
+    workdir = tmp_path_factory.mktemp("gan") / "run"
     train_and_evaluate(c, workdir, progress=False)
+    return workdir, load_run(workdir)
+
+
+def test_tiny_run_trains_samples_and_evaluates(gan_run):
+    from ocg_jax.analysis.evaluation import evaluate_run
+
+    workdir, run = gan_run
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in rows if "generator_loss" in r]
     assert steps and all(np.isfinite(r["discriminator_loss"]) for r in steps)
     assert all("gradient_penalty" in r and "d_real" in r for r in steps)
     assert any(p.name.startswith("samples") for p in (workdir / "images").iterdir())
-    run = load_run(workdir)
     result = evaluate_run(
         run,
         num_images=16,
@@ -88,3 +95,24 @@ def test_tiny_run_trains_samples_and_evaluates(tmp_path, data_dir):
     )
     assert np.isfinite(result["metrics"]["d_real"])
     assert result["frechet"]["test_vs_samples"] > 0
+
+
+def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path, capsys):
+    from absl import flags
+
+    from experiments import invert
+
+    workdir, _ = gan_run
+    flags.FLAGS.unparse_flags()
+    args = ["--num_images=4", "--steps=150", "--encoder_steps=100", "--segmenter_steps=20"]
+    args += ["--feature_net_steps=20", f"--out_dir={tmp_path}"]
+    flags.FLAGS(["invert", f"--workdir={workdir}", *args])
+    invert.main([])
+    report = json.loads((tmp_path / "inversion.json").read_text())
+    err = {m: r["pixel_mse"] for m, r in report["methods"].items()}
+    assert set(err) == {"encoder", "z", "layerwise"}
+    assert err["layerwise"] < err["z"] and err["layerwise"] < err["encoder"], err
+    classes = report["methods"]["layerwise"]["class_area_error"]
+    assert "background" in classes and all(v >= 0 for v in classes.values())
+    assert (tmp_path / "inversion.png").exists()
+    assert "layerwise" in capsys.readouterr().out
