@@ -38,19 +38,29 @@ def test_phases_losses_and_state(loss):
     )
 
 
-def test_generator_stages_take_deltas():
-    model = get_model(TINY)
-    x = jnp.zeros((2, 32, 32, 3))
-    variables = model.init(jax.random.PRNGKey(0), x)
-    z = model.noise(jax.random.PRNGKey(3), 2)
-    plain, _ = model.generate(variables, z)
-    shapes = model.net.generator.stage_shapes(2)
-    assert shapes == {0: (2, 4, 4, 32), 1: (2, 8, 8, 16), 2: (2, 16, 16, 8)}
-    zeros = {s: jnp.zeros(shape) for s, shape in shapes.items()}
-    np.testing.assert_allclose(model.generate(variables, z, deltas=zeros)[0], plain, atol=1e-6)
-    nudged, _ = model.generate(variables, z, deltas={1: jnp.ones(shapes[1])})
+@pytest.mark.parametrize("name", ["gan", "dc_vae"])
+def test_decoder_stages_take_deltas_from_outside(name):
+    from experiments.configs.models import model_config
+    from ocg_jax.analysis.inversion import Decoder
+
+    model = get_model(TINY if name == "gan" else model_config(name, 32, 4))
+    low = model.input_spec.low
+    variables = model.init(jax.random.PRNGKey(0), jnp.full((2, 32, 32, 3), low))
+    decoder = Decoder(model)
+    z = jax.random.normal(jax.random.PRNGKey(3), (2, model.net.z_dim if name == "gan" else 64))
+    plain = decoder(variables, z)
+    shapes = decoder.stage_shapes(variables, z)
+    first = "Dense_0" if name == "gan" else "dec/Dense_0"
+    assert next(iter(shapes)) == first and len(shapes) >= 3
+    assert all(s[0] == 2 for s in shapes.values())
+    assert decoder.stage_shapes(variables, z) == shapes  # again: no cached trace hides them
+    zeros = {k: jnp.zeros(s) for k, s in shapes.items()}
+    np.testing.assert_allclose(decoder.with_deltas(variables, z, zeros), plain, atol=1e-6)
+    key = list(shapes)[1]
+    nudged = decoder.with_deltas(variables, z, {key: jnp.ones(shapes[key])})
     assert float(jnp.abs(nudged - plain).max()) > 1e-3
-    assert float(jnp.abs(plain).max()) <= 1.0  # tanh
+    with pytest.raises(ValueError, match="no decoder to invert"):
+        Decoder(get_model({"name": "redo", "image_size": 32}))
 
 
 def test_bad_settings_are_named():

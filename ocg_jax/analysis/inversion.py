@@ -1,21 +1,25 @@
-"""Layer-wise inversion (Bau et al. 2019): what a generator cannot reconstruct.
+"""Layer-wise inversion (Bau et al. 2019): what a generator or decoder cannot reconstruct.
 
-For a generator with numbered stages (``ocg_jax.models.gan.Generator``), three ways to
-reconstruct a real image ``x`` are compared:
+A decoder ``G`` (a GAN's generator, a DC-VAE's or BD-VAE's decoder) maps ``z`` to
+images; its *stages* are the outputs of its direct sub-layers but the last, and a
+delta can be added to each through flax's method interception, without the decoder
+knowing.  Three ways to reconstruct a real image ``x`` are compared:
 
-* ``encoder``: ``G(E(x))`` with an encoder ``E`` trained to invert ``z`` on samples;
-* ``z``: ``z`` optimised from ``E(x)``;
-* ``layerwise``: ``z0 = E(x)`` fixed and a delta added to the output of each stage but
-  the last optimised: ``r = delta_n + g_n(... delta_1 + g_1(z0))``.
+* ``encoder``: ``G(z0)`` with ``z0 = E(x)`` (a GAN: an encoder trained to invert ``z``
+  on samples; a VAE: its posterior mean);
+* ``z``: ``z`` optimised from ``z0``;
+* ``layerwise``: ``z0`` fixed and a delta on every stage optimised:
+  ``r = delta_n + g_n(... delta_1 + g_1(z0))``.
 
 The loss is the pixel MSE plus the MSE between the features of a fixed network (the
 dataset's scene net, ``ocg_jax.analysis.feature_net``), plus ``lam * sum_i
 mean(delta_i^2)`` for the deltas (the paper's ``sum ||delta_i||^2`` per element, so that
 ``lam = 1`` does not depend on the stages' sizes).  Adam (lr 0.01), every image at once:
 the per-image problems are ``vmap``-ed and the steps run in one ``lax.scan`` under ``jit``.
-Images ``[N, S, S, 3]`` in the generator's [-1, 1].
+Images ``[N, S, S, 3]`` in the model's input range.
 """
 
+import dataclasses
 import functools
 
 import flax.linen as nn
@@ -25,6 +29,64 @@ import numpy as np
 import optax
 
 METHODS = ("encoder", "z", "layerwise")
+DECODER_PATHS = {"gan": (), "dc_vae": ("dec",), "bd_vae": ("dec",)}  # where the stages live
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoder:
+    """The decoder of a family that has one (``DECODER_PATHS``), as ``z -> images``."""
+
+    model: object
+
+    def __post_init__(self):
+        if self.model.name not in DECODER_PATHS:
+            raise ValueError(
+                f"no decoder to invert for {self.model.name!r}; families with one: "
+                f"{sorted(DECODER_PATHS)}"
+            )
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return DECODER_PATHS[self.model.name]
+
+    def __call__(self, variables, z):
+        """``z [B, Z] -> [B, S, S, 3]`` in the model's input range."""
+        if self.model.name == "gan":
+            return self.model.generate(variables, z)[0]
+        return self.model.net.apply(variables, z, method="_decode")
+
+    def _is_stage(self, ctx) -> bool:
+        path = tuple(ctx.module.path)
+        return (
+            ctx.method_name == "__call__"
+            and len(path) == len(self.path) + 1
+            and path[: len(self.path)] == self.path
+        )
+
+    def stage_shapes(self, variables, z) -> dict[str, tuple[int, ...]]:
+        """``{stage path: output shape}`` in call order, the output layer left out."""
+        shapes = {}
+
+        def record(next_fun, args, kwargs, ctx):
+            out = next_fun(*args, **kwargs)
+            if self._is_stage(ctx):
+                shapes["/".join(ctx.module.path)] = out.shape
+            return out
+
+        with nn.intercept_methods(record):
+            self(variables, z)  # not jax.eval_shape: its cached traces skip the interceptor
+        return dict(list(shapes.items())[:-1])
+
+    def with_deltas(self, variables, z, deltas: dict):
+        """``G(z)`` with ``deltas[stage]`` added to each stage's output."""
+
+        def add(next_fun, args, kwargs, ctx):
+            out = next_fun(*args, **kwargs)
+            key = "/".join(ctx.module.path)
+            return out + deltas[key] if self._is_stage(ctx) and key in deltas else out
+
+        with nn.intercept_methods(add):
+            return self(variables, z)
 
 
 class ZEncoder(nn.Module):
@@ -41,7 +103,7 @@ class ZEncoder(nn.Module):
 
 def train_encoder(model, variables, steps: int = 2000, batch_size: int = 64, seed: int = 0):
     """``(encoder, params, losses [steps])``: ``E`` minimising ``||E(G(z)) - z||^2`` on fresh
-    samples (Adam 1e-3)."""
+    samples of a GAN (Adam 1e-3)."""
     enc = ZEncoder(model.net.z_dim)
     rng = jax.random.PRNGKey(seed)
     x0 = jnp.zeros((1, *model.input_spec.shape))
@@ -66,17 +128,25 @@ def train_encoder(model, variables, steps: int = 2000, batch_size: int = 64, see
     return enc, params, np.asarray(jax.device_get(losses))
 
 
-@functools.partial(jax.jit, static_argnames=("model", "features", "method", "steps"))
-def _optimise(model, variables, features, method, z0, targets, steps, lr, lam):
+def initial_codes(model, variables, images, steps: int = 2000, seed: int = 0):
+    """``(z0 [N, Z], notes)``: a GAN's trained encoder's codes, or a VAE's posterior means."""
+    if model.name == "gan":
+        enc, params, losses = train_encoder(model, variables, steps, seed=seed)
+        return enc.apply({"params": params}, images), {"encoder_z_mse": float(losses[-1])}
+    out, _ = model.apply(variables, images, jax.random.PRNGKey(seed), train=False)
+    return out.z_mean, {"encoder": "the posterior mean"}
+
+
+@functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps"))
+def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam):
     """Per image (vmapped) Adam on ``z`` or the deltas; ``(reconstructions, final losses)``."""
-    stages = model.net.generator.stage_shapes(1)
-    deltas0 = {s: jnp.zeros(shape[1:]) for s, shape in list(stages.items())}
+    shapes = decoder.stage_shapes(variables, z0[:1])
+    deltas0 = {k: jnp.zeros(shape[1:]) for k, shape in shapes.items()}
 
     def render(free, z):
         if method == "z":
-            return model.generate(variables, free[None])[0][0]
-        d = {s: v[None] for s, v in free.items()}
-        return model.generate(variables, z[None], deltas=d)[0][0]
+            return decoder(variables, free[None])[0]
+        return decoder.with_deltas(variables, z[None], {k: v[None] for k, v in free.items()})[0]
 
     def loss_fn(free, z, target):
         x = render(free, z)
@@ -102,16 +172,14 @@ def _optimise(model, variables, features, method, z0, targets, steps, lr, lam):
     return jax.vmap(one)(z0, targets)
 
 
-def invert(model, variables, images, encoder, enc_params, features, steps=3000, lr=0.01, lam=1.0):
-    """``{method: reconstructions [N, S, S, 3]}`` of ``images`` (``[N, S, S, 3]`` in [-1, 1])
-    by each of ``METHODS``; ``features``: a fixed ``[N, S, S, 3] -> [N, D]`` network on
+def invert(decoder, variables, images, z0, features, steps=3000, lr=0.01, lam=1.0):
+    """``{method: reconstructions [N, S, S, 3]}`` of ``images`` from codes ``z0 [N, Z]`` by
+    each of ``METHODS``; ``features``: a fixed ``[N, S, S, 3] -> [N, D]`` network on
     model-space images."""
     images = jnp.asarray(images, jnp.float32)
-    model.input_spec.check(images)
-    z0 = encoder.apply({"params": enc_params}, images)
-    out = {"encoder": model.generate(variables, z0)[0]}
+    out = {"encoder": decoder(variables, z0)}
     for method in ("z", "layerwise"):
-        out[method] = _optimise(model, variables, features, method, z0, images, steps, lr, lam)[0]
+        out[method] = _optimise(decoder, variables, features, method, z0, images, steps, lr, lam)[0]
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -153,7 +221,8 @@ def run_inversion(
     out_dir=None,
     seed: int = 0,
 ) -> dict:
-    """Invert ``num_images`` test images of ``run`` (a GAN) by each method; segment the real
+    """Invert ``num_images`` test images of ``run`` (a GAN, DC-VAE or BD-VAE) by each method;
+    segment the real
     images and the reconstructions.  Writes ``inversion.json`` (per method: pixel MSE and
     the mean absolute error of each class's area, in percent) and ``inversion.png``."""
     import json
@@ -165,17 +234,13 @@ def run_inversion(
     from ocg_jax.viz import save_png
 
     model = run.model
-    if not hasattr(model, "generate") or not hasattr(model.net, "generator"):
-        raise ValueError(
-            f"layer-wise inversion needs a generator with stages (the 'gan' family); "
-            f"{model.name!r} has none"
-        )
+    decoder = Decoder(model)
     data, spec = run.config.data, model.input_spec
     test = load_source(data.name, data.config, "test", run.data_dir)
     images = spec.preprocess(load_examples(test, min(num_images, len(test)), ["image"])["image"])
-    encoder, enc_params, enc_losses = train_encoder(model, run.variables, encoder_steps, seed=seed)
+    z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed)
     features = scene_features_fn(model, run, feature_net_steps)
-    recons = invert(model, run.variables, images, encoder, enc_params, features, steps, 0.01, lam)
+    recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam)
     seg = scene_segmenter(data.name, data.config, run.data_dir, steps=segmenter_steps)
     unit = lambda x: np.clip(spec.to_unit(x), 0.0, 1.0)
     seg_real = seg(unit(images))
@@ -187,7 +252,7 @@ def run_inversion(
         "num_images": int(len(images)),
         "steps": steps,
         "lambda": lam,
-        "encoder_z_mse": float(enc_losses[-1]),
+        **notes,
         "segmenter": {"name": seg.name, **seg.test_scores},
         "methods": {},
     }

@@ -3,9 +3,8 @@ and layer-wise inversion (Bau et al. 2019).
 
 Generator: ``z [B, Z] ~ N(0, I)`` -> dense to a 4x4 map -> stride-2 4x4 transposed convs
 with batch norm and ReLU, doubling the size and halving the width, -> ``tanh``: images
-``[B, S, S, 3]`` in [-1, 1], S = 32 or 64.  Its stages are numbered (0: the 4x4 map, then
-one per upsampling block) so that ``deltas {stage: [B, h, w, c]}`` can be added to their
-outputs: the intermediate representations layer-wise inversion optimises.
+``[B, S, S, 3]`` in [-1, 1], S = 32 or 64 (layer-wise inversion adds deltas to its
+layers' outputs from outside: ``ocg_jax.analysis.inversion``).
 Discriminator: stride-2 4x4 convs with leaky ReLU down to 4x4, then linear; spectrally
 normalised for the hinge loss, plain for WGAN-GP (whose gradient penalty replaces it).
 """
@@ -41,32 +40,17 @@ class Generator(nn.Module):
     z_dim: int = 128
     nf: int = 64
 
-    @property
-    def num_stages(self) -> int:
-        """The 4x4 map and each upsampling block but the last (which makes the image)."""
-        return (self.image_size // 4).bit_length() - 1
-
     @nn.compact
-    def __call__(self, z: Array, train: bool, deltas: dict | None = None) -> Array:
-        deltas = deltas or {}
+    def __call__(self, z: Array, train: bool) -> Array:
+        """``[B, Z] -> [B, S, S, 3]``: 4x4 at ``nf * S / 8`` channels, halved per doubling."""
         bn = lambda h: nn.BatchNorm(not train, momentum=0.9, epsilon=1e-5)(h)
-        width = self.nf * 2 ** (self.num_stages - 1)
+        ups = (self.image_size // 4).bit_length() - 1  # 4 -> S
+        width = self.nf * 2 ** (ups - 1)
         h = nn.relu(bn(nn.Dense(4 * 4 * width)(z).reshape(-1, 4, 4, width)))
-        for stage in range(self.num_stages):
-            if stage in deltas:
-                h = h + deltas[stage]
-            if stage == self.num_stages - 1:
-                break
+        for _ in range(ups - 1):
             width //= 2
             h = nn.relu(bn(UpConv4(width)(h)))
         return jnp.tanh(UpConv4(3)(h))
-
-    def stage_shapes(self, batch: int) -> dict[int, tuple[int, ...]]:
-        """``{stage: shape}`` of each stage's output (the deltas' shapes)."""
-        return {
-            s: (batch, 4 * 2**s, 4 * 2**s, self.nf * 2 ** (self.num_stages - 1 - s))
-            for s in range(self.num_stages)
-        }
 
 
 class Discriminator(nn.Module):
@@ -153,13 +137,13 @@ class GAN:
             for k in ("params", "batch_stats")
         }
 
-    def generate(self, variables: Variables, z: Array, train: bool = False, deltas=None):
+    def generate(self, variables: Variables, z: Array, train: bool = False):
         """``(images [B, S, S, 3], generator state)``; ``train`` uses batch statistics."""
         v = self._part(variables, "generator")
         if train:
-            x, state = self.net.generator.apply(v, z, True, deltas, mutable=["batch_stats"])
+            x, state = self.net.generator.apply(v, z, True, mutable=["batch_stats"])
             return x, state["batch_stats"]
-        return self.net.generator.apply(v, z, False, deltas), v.get("batch_stats", {})
+        return self.net.generator.apply(v, z, False), v.get("batch_stats", {})
 
     def discriminate(self, variables: Variables, x: Array, update: bool = False):
         """``(scores [B], discriminator state)``; ``update`` advances spectral norm."""
