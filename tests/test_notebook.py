@@ -53,3 +53,21 @@ def test_disentangling_notebook_executes(tmp_path, data_dir, monkeypatch):
     assert "beta=0, alpha=1: component_balance" in text and "beta=1, alpha=0" in text
     assert len(images) == 1  # the two scatter plots side by side
     assert (tmp_path / "runs" / "decomposition" / "checkpoints").is_dir()
+
+
+def test_seeing_notebook_executes(tmp_path, data_dir, monkeypatch):
+    for key, value in {
+        "VARIANT": "quick",
+        "STEPS": "4",
+        "IMAGES": "60",
+        "SEGMENTER_STEPS": "20",
+        "INVERSION_STEPS": "10",
+        "WORKDIR": str(tmp_path),
+        "DATA_DIR": data_dir,
+    }.items():
+        monkeypatch.setenv(f"OCG_SEEING_{key}", value)
+    text, images = _execute("seeing.ipynb")
+    assert "trained to step 4" in text and "planted: FSD" in text and "GAN: FSD" in text
+    assert "layerwise" in text
+    assert len(images) == 3  # the planted histogram, the GAN's and the inversion picture
+    assert (tmp_path / "gan" / "segment_stats.json").exists()
