@@ -61,6 +61,14 @@ def train_supervised(model, images, labels, steps, batch_size, seed, progress, w
     return jax.device_get(state.params)
 
 
+def cache_files(stem: str, data_dir, cache_dir) -> tuple[Path, Path]:
+    """``(weights .msgpack, info .json)`` of a cached net named ``stem`` in ``cache_dir``
+    (default ``<data_dir or ~/tensorflow_datasets>/ocg_jax_feature_nets``)."""
+    root = Path(data_dir).expanduser() if data_dir else Path("~/tensorflow_datasets").expanduser()
+    cache = Path(cache_dir) if cache_dir else root / "ocg_jax_feature_nets"
+    return cache / f"{stem}.msgpack", cache / f"{stem}.json"
+
+
 def _accuracy(model, params, images, labels) -> dict[str, float]:
     x = model.input_spec.preprocess(images)
     logits = jax.jit(model.net.apply)({"params": params}, x).logits
@@ -90,11 +98,8 @@ def scene_features(
             f"no scene labels for {dataset!r}, so no offline feature net; known: "
             f"{sorted(LABEL_CLASSES)} (use the Inception extractor with a weight file instead)"
         )
-    root = Path(data_dir).expanduser() if data_dir else Path("~/tensorflow_datasets").expanduser()
-    cache = Path(cache_dir) if cache_dir else root / "ocg_jax_feature_nets"
-    stem = f"{dataset}_{config}_v{VERSION}_s{steps}"
+    weights, info = cache_files(f"{dataset}_{config}_v{VERSION}_s{steps}", data_dir, cache_dir)
     name = f"scene_net:{dataset}/{config}:v{VERSION}:{steps}steps"
-    weights, info = cache / f"{stem}.msgpack", cache / f"{stem}.json"
     train = load_source(dataset, config, "train", data_dir)
     n = min(len(train), max_train_images)
     ex = load_examples(train, 1, ["image"])
@@ -106,7 +111,7 @@ def scene_features(
         return SceneFeatures(model, params, name, json.loads(info.read_text())["test_accuracy"])
 
     if progress:
-        print(f"training the offline feature net ({steps} steps); it is cached in {cache}")
+        print(f"training the offline feature net ({steps} steps); it is cached in {weights.parent}")
     ex = load_examples(train, n)
     params = train_supervised(
         model, ex["image"], scene_labels(dataset, ex), steps, batch_size, seed, progress
@@ -114,7 +119,7 @@ def scene_features(
     test = load_source(dataset, config, "test", data_dir)
     tex = load_examples(test, min(len(test), 2000))
     acc = _accuracy(model, params, tex["image"], scene_labels(dataset, tex))
-    cache.mkdir(parents=True, exist_ok=True)
+    weights.parent.mkdir(parents=True, exist_ok=True)
     weights.write_bytes(serialization.to_bytes(params))
     info.write_text(json.dumps({"name": name, "train_images": n, "test_accuracy": acc}, indent=2))
     return SceneFeatures(model, params, name, acc)

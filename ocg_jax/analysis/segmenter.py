@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from ocg_jax.analysis.feature_net import train_supervised
+from ocg_jax.analysis.feature_net import cache_files, train_supervised
 from ocg_jax.data.labels import SEGMENT_CLASSES, class_maps
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.models.segmenter import Segmenter, segmenter
@@ -78,11 +78,9 @@ def scene_segmenter(
             f"{sorted(SEGMENT_CLASSES)}"
         )
     classes = SEGMENT_CLASSES[dataset]
-    root = Path(data_dir).expanduser() if data_dir else Path("~/tensorflow_datasets").expanduser()
-    cache = Path(cache_dir) if cache_dir else root / "ocg_jax_feature_nets"
     stem = f"segmenter_{dataset}_{config}_v{VERSION}_s{steps}"
+    weights, info = cache_files(stem, data_dir, cache_dir)
     name = f"segmenter:{dataset}/{config}:v{VERSION}:{steps}steps"
-    weights, info = cache / f"{stem}.msgpack", cache / f"{stem}.json"
     train = load_source(dataset, config, "train", data_dir)
     ex = load_examples(train, 1, ["image"])
     model = segmenter(ex["image"].shape[1], len(classes), ex["image"].shape[-1])
@@ -93,7 +91,7 @@ def scene_segmenter(
         return SceneSegmenter(model, params, name, classes, json.loads(info.read_text())["test"])
 
     if progress:
-        print(f"training the segmenter ({steps} steps); it is cached in {cache}")
+        print(f"training the segmenter ({steps} steps); it is cached in {weights.parent}")
     n = min(len(train), max_train_images)
     ex = load_examples(train, n, ["image", "mask", "shape"])
     labels = {"class_map": class_maps(dataset, ex)}
@@ -105,7 +103,7 @@ def scene_segmenter(
     tex = load_examples(test, min(len(test), 2000), ["image", "mask", "shape"])
     pred = seg(model.input_spec.to_unit(model.input_spec.preprocess(tex["image"])))
     seg.test_scores = segmentation_scores(pred, class_maps(dataset, tex), classes)
-    cache.mkdir(parents=True, exist_ok=True)
+    weights.parent.mkdir(parents=True, exist_ok=True)
     weights.write_bytes(serialization.to_bytes(params))
     info.write_text(
         json.dumps({"name": name, "train_images": n, "test": seg.test_scores}, indent=2)
