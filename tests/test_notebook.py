@@ -59,8 +59,9 @@ def test_seeing_notebook_executes(tmp_path, data_dir, monkeypatch):
     for key, value in {
         "VARIANT": "quick",
         "STEPS": "4",
-        "IMAGES": "60",
-        "SEGMENTER_STEPS": "20",
+        "IMAGES": "20",
+        "SEGMENTER_STEPS": "150",  # the segmenter the other tests cache in data_dir
+        "FEATURE_NET_STEPS": "20",
         "INVERSION_STEPS": "10",
         "WORKDIR": str(tmp_path),
         "DATA_DIR": data_dir,

@@ -1,6 +1,7 @@
 """Segment statistics (Bau et al. 2019): class maps, FSD, the segmenter, a planted omission."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,9 +90,11 @@ def test_a_planted_omission_stands_out(data_dir, tmp_path):
 
 
 def test_segmenter_trains_caches_and_beats_the_majority_class(data_dir, tmp_path):
-    first = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, cache_dir=tmp_path, steps=150)
-    again = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, cache_dir=tmp_path, steps=150)
-    assert first.test_scores == again.test_scores  # the second one is read from the cache
+    # the data dir's cache, shared with the launcher test and the notebook (150 steps each)
+    first = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, steps=150)
+    weights = next((Path(data_dir) / "ocg_jax_feature_nets").glob("segmenter_*_s150.msgpack"))
+    again = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, steps=150)
+    assert first.test_scores == again.test_scores and weights.stat().st_size > 0
     ex = load_examples(load_source("multi_dsprites", "tiny_32px", "test", data_dir), 16, FIELDS)
     truth = class_maps("multi_dsprites", ex)
     spec = first.model.input_spec
@@ -104,7 +107,7 @@ def test_segmenter_trains_caches_and_beats_the_majority_class(data_dir, tmp_path
     assert fg_iou > 0.5  # objects are found; telling their shapes apart needs more steps
     assert first.test_scores["pixel_accuracy"] > majority
     with pytest.raises(ValueError, match="no per-pixel classes"):
-        scene_segmenter("fg_bg", "tiny", data_dir, cache_dir=tmp_path)
+        scene_segmenter("fg_bg", "tiny", data_dir)
 
 
 def test_segment_stats_cli_on_a_run(tiny_run, tmp_path, capsys):
@@ -113,7 +116,7 @@ def test_segment_stats_cli_on_a_run(tiny_run, tmp_path, capsys):
     from experiments import segment_stats
 
     flags.FLAGS.unparse_flags()
-    args = ["--num_images=24", "--batch_size=8", "--segmenter_steps=20", f"--out_dir={tmp_path}"]
+    args = ["--num_images=24", "--batch_size=8", "--segmenter_steps=150", f"--out_dir={tmp_path}"]
     flags.FLAGS(["segment_stats", f"--workdir={tiny_run[0]}", *args])
     segment_stats.main([])
     report = json.loads((tmp_path / "segment_stats.json").read_text())

@@ -204,9 +204,9 @@ def gan_config(dataset: str, variant: str = "") -> ml_collections.ConfigDict:
         c.optim.learning_rate = 1e-4
         return c
 
-    def quick(c):
-        c.data.config = d["configs"]["quick"]
-        c.model.update(nf_gen=8, nf_disc=8, z_dim=16)
+    def quick(c):  # 32 px (multi-dSprites: its 64-image tiny_32px set)
+        c.data.config = {"multi_dsprites": "tiny_32px"}.get(dataset, d["configs"]["quick"])
+        c.model.update(image_size=32, nf_gen=8, nf_disc=8, z_dim=16)
         c.batch_size = 8
         c.num_steps = 20
         c.log_every = 5
