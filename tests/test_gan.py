@@ -77,7 +77,7 @@ def gan_run(tmp_path_factory, data_dir):
     from ocg_jax.analysis.runs import load_run
     from ocg_jax.train.loop import train_and_evaluate
 
-    c = gan_tetrominoes.get_config("quick,wgan_gp")
+    c = gan_tetrominoes.get_config("quick")
     c.data.data_dir = data_dir
     c.adversarial.repeats.discriminator = 2
     workdir = tmp_path_factory.mktemp("gan") / "run"

@@ -4,7 +4,7 @@ python -m experiments.train --config=experiments/configs/gan_multi_dsprites.py -
 python -m experiments.train --config=experiments/configs/gan_multi_dsprites.py:cpu32 --workdir=runs/gan_cpu32
 python -m experiments.segment_stats --workdir=runs/gan_cpu32
 
-Variants: ``wgan_gp``, ``quick``, ``cpu32`` (``experiments.configs.common.gan_config``).
+Variants: ``hinge``, ``quick``, ``cpu32`` (``experiments.configs.common.gan_config``).
 """
 
 from experiments.configs.common import gan_config

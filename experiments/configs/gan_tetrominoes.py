@@ -3,7 +3,7 @@
 python -m experiments.train --config=experiments/configs/gan_tetrominoes.py --workdir=runs/gan_tetrominoes
 python -m experiments.train --config=experiments/configs/gan_tetrominoes.py:quick --workdir=runs/gan_quick
 
-Variants: ``wgan_gp``, ``quick``, ``cpu32`` (``experiments.configs.common.gan_config``).
+Variants: ``hinge``, ``quick``, ``cpu32`` (``experiments.configs.common.gan_config``).
 """
 
 from experiments.configs.common import gan_config

@@ -160,8 +160,9 @@ class GAN:
         stats = dict(variables.get("batch_stats", {}))
         if phase == "discriminator":
             fake = jax.lax.stop_gradient(fake)
-            d_real, d_state = self.discriminate(variables, images, update=True)
-            d_fake, _ = self.discriminate(variables, fake)
+            # one call on real and fake: one spectral-norm estimate, differentiated for both
+            both, d_state = self.discriminate(variables, jnp.concatenate([images, fake]), True)
+            d_real, d_fake = jnp.split(both, 2)
             metrics = {"d_real": jnp.mean(d_real), "d_fake": jnp.mean(d_fake)}
             if self.net.loss == "hinge":
                 loss = hinge_discriminator_loss(d_real, d_fake)
