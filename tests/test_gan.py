@@ -126,3 +126,19 @@ def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path, capsys):
     assert "background" in classes and all(v >= 0 for v in classes.values())
     assert (tmp_path / "inversion.png").exists()
     assert "layerwise" in capsys.readouterr().out
+
+
+def test_a_vae_decoder_inverts_from_its_posterior(family_run, data_dir, tmp_path):
+    from ocg_jax.analysis.inversion import run_inversion
+    from ocg_jax.analysis.runs import load_run
+
+    run = load_run(family_run("dc_vae")[0])  # the engine tests' DC-VAE, on tiny_32px
+    report = run_inversion(
+        run, num_images=4, steps=60, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
+    )
+    assert report["encoder"] == "the posterior mean"
+    assert report["stages_with_deltas"][0] == "dec/Dense_0"
+    err = {m: r["pixel_mse"] for m, r in report["methods"].items()}
+    assert err["layerwise"] < err["encoder"], err
+    with pytest.raises(ValueError, match="layers must be in 1.."):
+        run_inversion(run, num_images=1, steps=1, layers=99, out_dir=tmp_path)

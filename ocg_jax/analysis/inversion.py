@@ -8,11 +8,13 @@ knowing.  Three ways to reconstruct a real image ``x`` are compared:
 * ``encoder``: ``G(z0)`` with ``z0 = E(x)`` (a GAN: an encoder trained to invert ``z``
   on samples; a VAE: its posterior mean);
 * ``z``: ``z`` optimised from ``z0``;
-* ``layerwise``: ``z0`` fixed and a delta on every stage optimised:
-  ``r = delta_n + g_n(... delta_1 + g_1(z0))``.
+* ``layerwise``: ``z0`` fixed and a delta on each of the first ``n`` stages optimised:
+  ``r = G_f(delta_n + g_n(... delta_1 + g_1(z0)))``, by default the first half of the
+  stages (later ones could paint any image, and the question would be empty).
 
 The loss is the pixel MSE plus the MSE between the features of a fixed network (the
-dataset's scene net, ``ocg_jax.analysis.feature_net``), plus ``lam * sum_i
+dataset's scene net, ``ocg_jax.analysis.feature_net``) relative to the target's mean
+squared feature, plus ``lam * sum_i
 mean(delta_i^2)`` for the deltas (the paper's ``sum ||delta_i||^2`` per element, so that
 ``lam = 1`` does not depend on the stages' sizes).  Adam (lr 0.01), every image at once:
 the per-image problems are ``vmap``-ed and the steps run in one ``lax.scan`` under ``jit``.
@@ -137,10 +139,20 @@ def initial_codes(model, variables, images, steps: int = 2000, seed: int = 0):
     return out.z_mean, {"encoder": "the posterior mean"}
 
 
-@functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps"))
-def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam):
-    """Per image (vmapped) Adam on ``z`` or the deltas; ``(reconstructions, final losses)``."""
-    shapes = decoder.stage_shapes(variables, z0[:1])
+def early_stages(num_stages: int, layers: int | None) -> int:
+    """How many stages get a delta: ``layers``, or by default the first half (rounded up);
+    the rest of the decoder (the paper's G_f) is left as it is."""
+    n = (num_stages + 1) // 2 if layers is None else layers
+    if not 1 <= n <= num_stages:
+        raise ValueError(f"layers must be in 1..{num_stages} for this decoder, got {n}")
+    return n
+
+
+@functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps", "layers"))
+def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam, layers):
+    """Per image (vmapped) Adam on ``z`` or the deltas of the first ``layers`` stages;
+    ``(reconstructions, final losses)``."""
+    shapes = dict(list(decoder.stage_shapes(variables, z0[:1]).items())[:layers])
     deltas0 = {k: jnp.zeros(shape[1:]) for k, shape in shapes.items()}
 
     def render(free, z):
@@ -151,7 +163,10 @@ def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam)
     def loss_fn(free, z, target):
         x = render(free, z)
         pix = jnp.mean(jnp.square(x - target))
-        feat = jnp.mean(jnp.square(features(x[None]) - features(target[None])))
+        f_target = features(target[None])  # relative, so that both terms are about 1 at start
+        feat = jnp.mean(jnp.square(features(x[None]) - f_target)) / (
+            jnp.mean(jnp.square(f_target)) + 1e-6
+        )
         reg = 0.0 if method == "z" else sum(jnp.mean(jnp.square(v)) for v in free.values())
         return pix + feat + lam * reg
 
@@ -172,14 +187,16 @@ def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam)
     return jax.vmap(one)(z0, targets)
 
 
-def invert(decoder, variables, images, z0, features, steps=3000, lr=0.01, lam=1.0):
+def invert(decoder, variables, images, z0, features, steps=3000, lr=0.01, lam=1.0, layers=None):
     """``{method: reconstructions [N, S, S, 3]}`` of ``images`` from codes ``z0 [N, Z]`` by
     each of ``METHODS``; ``features``: a fixed ``[N, S, S, 3] -> [N, D]`` network on
-    model-space images."""
+    model-space images; ``layers``: how many early stages get a delta (``early_stages``)."""
     images = jnp.asarray(images, jnp.float32)
+    layers = early_stages(len(decoder.stage_shapes(variables, z0[:1])), layers)
     out = {"encoder": decoder(variables, z0)}
     for method in ("z", "layerwise"):
-        out[method] = _optimise(decoder, variables, features, method, z0, images, steps, lr, lam)[0]
+        args = (z0, images, steps, lr, lam, layers)
+        out[method] = _optimise(decoder, variables, features, method, *args)[0]
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -216,6 +233,7 @@ def run_inversion(
     steps: int = 3000,
     encoder_steps: int = 2000,
     lam: float = 1.0,
+    layers: int | None = None,
     segmenter_steps: int = 3000,
     feature_net_steps: int | None = None,
     out_dir=None,
@@ -240,7 +258,8 @@ def run_inversion(
     images = spec.preprocess(load_examples(test, min(num_images, len(test)), ["image"])["image"])
     z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed)
     features = scene_features_fn(model, run, feature_net_steps)
-    recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam)
+    recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam, layers)
+    stages = list(decoder.stage_shapes(run.variables, z0[:1]))
     seg = scene_segmenter(data.name, data.config, run.data_dir, steps=segmenter_steps)
     unit = lambda x: np.clip(spec.to_unit(x), 0.0, 1.0)
     seg_real = seg(unit(images))
@@ -252,6 +271,7 @@ def run_inversion(
         "num_images": int(len(images)),
         "steps": steps,
         "lambda": lam,
+        "stages_with_deltas": stages[: early_stages(len(stages), layers)],
         **notes,
         "segmenter": {"name": seg.name, **seg.test_scores},
         "methods": {},
