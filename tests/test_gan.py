@@ -114,7 +114,7 @@ def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path, capsys):
 
     workdir, _ = gan_run
     flags.FLAGS.unparse_flags()
-    args = ["--num_images=4", "--steps=150", "--encoder_steps=100", "--segmenter_steps=20"]
+    args = ["--num_images=2", "--steps=100", "--encoder_steps=60", "--segmenter_steps=20"]
     args += ["--feature_net_steps=20", f"--out_dir={tmp_path}"]
     flags.FLAGS(["invert", f"--workdir={workdir}", *args])
     invert.main([])
@@ -134,7 +134,7 @@ def test_a_vae_decoder_inverts_from_its_posterior(family_run, data_dir, tmp_path
 
     run = load_run(family_run("dc_vae")[0])  # the engine tests' DC-VAE, on tiny_32px
     report = run_inversion(
-        run, num_images=4, steps=60, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
+        run, num_images=2, steps=60, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
     )
     assert report["encoder"] == "the posterior mean"
     assert report["stages_with_deltas"][0] == "dec/Dense_0"
