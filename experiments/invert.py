@@ -35,7 +35,7 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from ocg_jax.analysis.inversion import run_inversion
+    from ocg_jax.analysis.inversion import format_report, run_inversion
     from ocg_jax.analysis.runs import load_run
 
     run = load_run(_WORKDIR.value, _STEP.value)
@@ -50,14 +50,7 @@ def main(argv):
         _FNET_STEPS.value,
         _OUT.value,
     )
-    if "encoder_z_mse" in report:
-        print(f"encoder's z error on samples: {report['encoder_z_mse']:.4f}")
-    for method, r in report["methods"].items():
-        worst = max(r["class_area_error"].items(), key=lambda kv: kv[1])
-        print(
-            f"{method:<10} pixel MSE {r['pixel_mse']:.4f}   largest class-area error: "
-            f"{worst[0]} {worst[1]:.2f}%"
-        )
+    print(format_report(report))
     print(f"wrote {report['out_dir']}/inversion.json and inversion.png")
 
 

@@ -29,27 +29,13 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
     from ocg_jax.analysis.runs import load_run
-    from ocg_jax.analysis.segment_stats import largest_drop, run_segment_stats
+    from ocg_jax.analysis.segment_stats import format_report, run_segment_stats
 
     run = load_run(_WORKDIR.value, _STEP.value)
     report = run_segment_stats(
         run, _NUM.value, _BATCH.value, _SEED.value, _SEG_STEPS.value, _OUT.value, progress=True
     )
-    seg = report["segmenter"]
-    print(f"segmenter: pixel accuracy {seg['pixel_accuracy']:.3f}, mean IoU {seg['mean_iou']:.3f}")
-    fsd, floor = report["fsd"], report["floor"]
-    print(
-        f"FSD {fsd['fsd']:.3f} (mean {fsd['mean_term']:.3f} + covariance "
-        f"{fsd['covariance_term']:.3f}); training-vs-training floor {floor['fsd']:.3f}"
-    )
-    for r in report["classes"]:
-        change = "n/a" if r["relative_change"] is None else f"{r['relative_change']:+.1%}"
-        print(
-            f"  {r['class']:<12} train {r['train_area']:6.2f}%  generated "
-            f"{r['generated_area']:6.2f}%  {change}"
-        )
-    drop = largest_drop(report)
-    print(f"most under-generated: {drop['class']} ({drop['relative_change']:+.1%})")
+    print(format_report(report))
     print(f"wrote {report['out_dir']}/segment_stats.json and segment_stats.png")
 
 

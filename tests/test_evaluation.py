@@ -164,8 +164,8 @@ def test_compare_averages_seeds(tmp_path):
     columns, rows = summarise(load_results(dirs))
     assert columns == ["nll", "fd"]
     (dirs[2] / "segment_stats.json").write_text(json.dumps({"fsd": {"fsd": 4.5}}))
-    columns, fsd_rows = summarise(load_results(dirs))
-    assert columns == ["nll", "fd", "fsd"]
+    fsd_columns, fsd_rows = summarise(load_results(dirs))
+    assert fsd_columns == ["nll", "fd", "fsd"]
     assert next(r for r in fsd_rows if r["group"].startswith("bbbb"))["fsd"] == (4.5, 0.0)
     (dirs[2] / "segment_stats.json").unlink()
     first = next(r for r in rows if r["group"].startswith("aaaa"))

@@ -107,25 +107,21 @@ def test_tiny_run_trains_samples_and_evaluates(gan_run):
     assert result["frechet"]["test_vs_samples"] > 0
 
 
-def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path, capsys):
-    from absl import flags
+def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
+    # the library behind experiments.invert (in-process; see test_segment_stats_of_a_run)
+    from ocg_jax.analysis.inversion import format_report, run_inversion
 
-    from experiments import invert
-
-    workdir, _ = gan_run
-    flags.FLAGS.unparse_flags()
-    args = ["--num_images=2", "--steps=100", "--encoder_steps=60", "--segmenter_steps=20"]
-    args += ["--feature_net_steps=20", f"--out_dir={tmp_path}"]
-    flags.FLAGS(["invert", f"--workdir={workdir}", *args])
-    invert.main([])
-    report = json.loads((tmp_path / "inversion.json").read_text())
+    report = run_inversion(
+        gan_run[1], 2, 100, 60, segmenter_steps=20, feature_net_steps=20, out_dir=tmp_path
+    )
+    assert json.loads((tmp_path / "inversion.json").read_text())["methods"] == report["methods"]
     err = {m: r["pixel_mse"] for m, r in report["methods"].items()}
     assert set(err) == {"encoder", "z", "layerwise"}
     assert err["layerwise"] < err["z"] and err["layerwise"] < err["encoder"], err
     classes = report["methods"]["layerwise"]["class_area_error"]
     assert "background" in classes and all(v >= 0 for v in classes.values())
     assert (tmp_path / "inversion.png").exists()
-    assert "layerwise" in capsys.readouterr().out
+    assert "layerwise" in format_report(report)
 
 
 def test_a_vae_decoder_inverts_from_its_posterior(family_run, data_dir, tmp_path):
@@ -134,7 +130,7 @@ def test_a_vae_decoder_inverts_from_its_posterior(family_run, data_dir, tmp_path
 
     run = load_run(family_run("dc_vae")[0])  # the engine tests' DC-VAE, on tiny_32px
     report = run_inversion(
-        run, num_images=2, steps=60, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
+        run, num_images=1, steps=40, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
     )
     assert report["encoder"] == "the posterior mean"
     assert report["stages_with_deltas"][0] == "dec/Dense_0"

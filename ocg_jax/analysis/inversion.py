@@ -227,6 +227,20 @@ def inversion_picture(images_unit, recons_unit: dict, seg_real, seg_recons: dict
     return viz.label_rows(viz.grid(rows), labels)
 
 
+def format_report(report: dict) -> str:
+    """The lines ``experiments.invert`` prints."""
+    lines = []
+    if "encoder_z_mse" in report:
+        lines.append(f"encoder's z error on samples: {report['encoder_z_mse']:.4f}")
+    for method, r in report["methods"].items():
+        worst = max(r["class_area_error"].items(), key=lambda kv: kv[1])
+        lines.append(
+            f"{method:<10} pixel MSE {r['pixel_mse']:.4f}   largest class-area error: "
+            f"{worst[0]} {worst[1]:.2f}%"
+        )
+    return "\n".join(lines)
+
+
 def run_inversion(
     run,
     num_images: int = 8,

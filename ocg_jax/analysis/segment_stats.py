@@ -36,6 +36,25 @@ def largest_drop(stats: dict) -> dict:
     return min(rows, key=lambda r: r["relative_change"])
 
 
+def format_report(report: dict) -> str:
+    """The lines ``experiments.segment_stats`` prints."""
+    seg, fsd, floor = report["segmenter"], report["fsd"], report["floor"]
+    lines = [
+        f"segmenter: pixel accuracy {seg['pixel_accuracy']:.3f}, mean IoU {seg['mean_iou']:.3f}",
+        f"FSD {fsd['fsd']:.3f} (mean {fsd['mean_term']:.3f} + covariance "
+        f"{fsd['covariance_term']:.3f}); training-vs-training floor {floor['fsd']:.3f}",
+    ]
+    for r in report["classes"]:
+        change = "n/a" if r["relative_change"] is None else f"{r['relative_change']:+.1%}"
+        lines.append(
+            f"  {r['class']:<12} train {r['train_area']:6.2f}%  generated "
+            f"{r['generated_area']:6.2f}%  {change}"
+        )
+    drop = largest_drop(report)
+    lines.append(f"most under-generated: {drop['class']} ({drop['relative_change']:+.1%})")
+    return "\n".join(lines)
+
+
 def histogram_figure(stats: dict, title: str = "", max_classes: int = 20) -> np.ndarray:
     """uint8 ``[H, W, 3]``: mean area per class (most frequent first), training vs
     generated, the relative change written above each pair (red when negative)."""
