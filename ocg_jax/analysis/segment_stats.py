@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ocg_jax.analysis.dd_pictures import figure_array
 from ocg_jax.metrics.segment_stats import class_area_change, frechet_segmentation_distance
 
 
@@ -80,8 +81,7 @@ def histogram_figure(stats: dict, title: str = "", max_classes: int = 20) -> np.
     ax.set_title(f"{title}  FSD {fsd:.2f} (floor {floor:.2f})".strip(), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    return figure_array(fig)
 
 
 def run_segment_stats(
