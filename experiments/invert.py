@@ -1,11 +1,12 @@
-"""Layer-wise inversion of a GAN, DC-VAE or BD-VAE run: what it cannot reconstruct.
+"""Layer-wise inversion of a GAN, DC-VAE, BD-VAE, MONet or GENESIS(-S) run: what it cannot
+reconstruct.
 
 python -m experiments.invert --workdir=runs/gan_cpu32 [--num_images=8 --steps=3000]
 
 Starts from codes z0 (a GAN: an encoder E trained to invert z on the generator's
 samples; a VAE: the posterior means) and reconstructs test images three ways:
 G(z0), z optimised from z0, and z0 fixed with deltas on the outputs of the first
-half of the decoder's layers (--layers) optimised (pixel + scene-net feature loss +
+half of each decoder's layers (--layers) optimised (pixel + scene-net feature loss +
 lambda sum mean(delta^2); Adam 0.01).  Writes WORKDIR/inversion.json (per method:
 pixel MSE and per-class area error of the segmentations) and WORKDIR/inversion.png
 (real image, each reconstruction, each beside its segmentation).

@@ -38,27 +38,47 @@ def test_phases_losses_and_state(loss):
     )
 
 
-@pytest.mark.parametrize("name", ["gan", "dc_vae"])
-def test_decoder_stages_take_deltas_from_outside(name):
-    from experiments.configs.models import model_config
-    from ocg_jax.analysis.inversion import Decoder
+def random_code(model, n: int):
+    """A code of ``n`` images for the model's ``Decoder``."""
+    key, net = jax.random.PRNGKey(3), model.net
+    if model.name == "genesis":
+        k = net.num_slots
+        zc = jax.random.normal(jax.random.fold_in(key, 1), (n, k, net.zc_dim))
+        return {"zm": jax.random.normal(key, (n, k, net.zm_dim)), "zc": zc}
+    if model.name == "monet":
+        return jax.random.normal(key, (n, net.num_slots, net.zc_dim))
+    return jax.random.normal(key, (n, net.z_dim if model.name == "gan" else net.latent))
 
-    model = get_model(TINY if name == "gan" else model_config(name, 32, 4))
-    low = model.input_spec.low
-    variables = model.init(jax.random.PRNGKey(0), jnp.full((2, 32, 32, 3), low))
+
+@pytest.mark.parametrize("name", ["gan", "dc_vae", "monet", "genesis"])
+def test_decoder_stages_take_deltas_from_outside(name, family_run):
+    from ocg_jax.analysis.inversion import Decoder
+    from ocg_jax.analysis.runs import load_run
+
+    if name == "gan":
+        model = get_model(TINY)
+        variables = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)))
+    else:  # the engine tests' runs
+        run = load_run(family_run(name)[0])
+        model, variables = run.model, run.variables
     decoder = Decoder(model)
-    z = jax.random.normal(jax.random.PRNGKey(3), (2, model.net.z_dim if name == "gan" else 64))
-    plain = decoder(variables, z)
-    shapes = decoder.stage_shapes(variables, z)
-    first = "Dense_0" if name == "gan" else "dec/Dense_0"
-    assert next(iter(shapes)) == first and len(shapes) >= 3
-    assert all(s[0] == 2 for s in shapes.values())
-    assert decoder.stage_shapes(variables, z) == shapes  # again: no cached trace hides them
+    code = random_code(model, 2)
+    plain = decoder(variables, code)
+    shapes = decoder.stage_shapes(variables, code)
+    first = {"gan": "Dense_0", "dc_vae": "dec/Dense_0", "monet": "decoder/Conv_0"}
+    assert next(iter(shapes)) == first.get(name, "mask_decoder/Dense_0") and len(shapes) >= 3
+    k = getattr(model.net, "num_slots", 1)  # a stage holds each component of each image
+    sizes = {s[0] for s in shapes.values()}
+    assert sizes == ({2 * (k - 1), 2 * k} if name == "genesis" else {2 * k})
+    assert decoder.stage_shapes(variables, code) == shapes  # again: no cached trace hides them
     zeros = {k: jnp.zeros(s) for k, s in shapes.items()}
-    np.testing.assert_allclose(decoder.with_deltas(variables, z, zeros), plain, atol=1e-6)
-    key = list(shapes)[1]
-    nudged = decoder.with_deltas(variables, z, {key: jnp.ones(shapes[key])})
-    assert float(jnp.abs(nudged - plain).max()) > 1e-3
+    np.testing.assert_allclose(decoder.with_deltas(variables, code, zeros), plain, atol=1e-6)
+    early = decoder.early_stages(shapes, None)
+    if name == "genesis":  # the first half of each of its two decoders
+        assert early[0].startswith("mask_decoder/") and early[-1].startswith("comp_decoder/")
+    for key in early:
+        nudged = decoder.with_deltas(variables, code, {key: jnp.ones(shapes[key])})
+        assert float(jnp.abs(nudged - plain).max()) > 1e-4, key
     with pytest.raises(ValueError, match="no decoder to invert"):
         Decoder(get_model({"name": "redo", "image_size": 32}))
 
@@ -124,16 +144,17 @@ def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
     assert "layerwise" in format_report(report)
 
 
-def test_a_vae_decoder_inverts_from_its_posterior(family_run, data_dir, tmp_path):
+def test_genesis_decoders_invert_from_the_posterior(tiny_run, tmp_path):
     from ocg_jax.analysis.inversion import run_inversion
     from ocg_jax.analysis.runs import load_run
 
-    run = load_run(family_run("dc_vae")[0])  # the engine tests' DC-VAE, on tiny_32px
+    run = load_run(tiny_run[0])  # the engine tests' GENESIS, on multi-dSprites tiny_32px
     report = run_inversion(
         run, num_images=1, steps=40, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
     )
     assert report["encoder"] == "the posterior mean"
-    assert report["stages_with_deltas"][0] == "dec/Dense_0"
+    stages = report["stages_with_deltas"]
+    assert stages[0] == "mask_decoder/Dense_0" and stages[-1].startswith("comp_decoder/")
     err = {m: r["pixel_mse"] for m, r in report["methods"].items()}
     assert err["layerwise"] < err["encoder"], err
     with pytest.raises(ValueError, match="layers must be in 1.."):

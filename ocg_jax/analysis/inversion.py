@@ -1,21 +1,23 @@
 """Layer-wise inversion (Bau et al. 2019): what a generator or decoder cannot reconstruct.
 
-A decoder ``G`` (a GAN's generator, a DC-VAE's or BD-VAE's decoder) maps ``z`` to
-images; its *stages* are the outputs of its direct sub-layers but the last, and a
-delta can be added to each through flax's method interception, without the decoder
-knowing.  Three ways to reconstruct a real image ``x`` are compared:
+A decoder ``G`` (a GAN's generator; the decoder of a DC-VAE, BD-VAE or MONet; GENESIS's
+mask and component decoders) maps a code ``z`` to images; its *stages* are the outputs
+of its direct sub-layers but the last, and a delta can be added to each through flax's
+method interception, without the decoder knowing.  For the multi-component models a
+stage holds every component, so each component gets its own delta.  Three ways to
+reconstruct a real image ``x`` are compared:
 
 * ``encoder``: ``G(z0)`` with ``z0 = E(x)`` (a GAN: an encoder trained to invert ``z``
   on samples; a VAE: its posterior mean);
 * ``z``: ``z`` optimised from ``z0``;
 * ``layerwise``: ``z0`` fixed and a delta on each of the first ``n`` stages optimised:
   ``r = G_f(delta_n + g_n(... delta_1 + g_1(z0)))``, by default the first half of the
-  stages (later ones could paint any image, and the question would be empty).
+  stages of each decoder (later ones could paint any image, and the question would be
+  empty).
 
 The loss is the pixel MSE plus the MSE between the features of a fixed network (the
 dataset's scene net, ``ocg_jax.analysis.feature_net``) relative to the target's mean
-squared feature, plus ``lam * sum_i
-mean(delta_i^2)`` for the deltas (the paper's ``sum ||delta_i||^2`` per element, so that
+squared feature, plus ``lam * sum_i mean(delta_i^2)`` for the deltas (the paper's ``sum ||delta_i||^2`` per element, so that
 ``lam = 1`` does not depend on the stages' sizes).  Adam (lr 0.01), every image at once:
 the per-image problems are ``vmap``-ed and the steps run in one ``lax.scan`` under ``jit``.
 Images ``[N, S, S, 3]`` in the model's input range.
@@ -31,12 +33,31 @@ import numpy as np
 import optax
 
 METHODS = ("encoder", "z", "layerwise")
-DECODER_PATHS = {"gan": (), "dc_vae": ("dec",), "bd_vae": ("dec",)}  # where the stages live
+# where each family's stages live: one module path per decoder (GENESIS has two)
+DECODER_PATHS = {
+    "gan": ((),),
+    "dc_vae": (("dec",),),
+    "bd_vae": (("dec",),),
+    "monet": (("decoder",),),
+    "genesis": (("mask_decoder",), ("comp_decoder",)),
+    "genesis_s": (("mask_decoder",), ("comp_decoder",)),
+}
+
+
+def code_slice(code, index):
+    """``code[index]`` of every leaf of a code pytree (codes lead with the image axis)."""
+    return jax.tree.map(lambda a: a[index], code)
 
 
 @dataclasses.dataclass(frozen=True)
 class Decoder:
-    """The decoder of a family that has one (``DECODER_PATHS``), as ``z -> images``."""
+    """The decoder(s) of a family that has them (``DECODER_PATHS``), as ``code -> images``.
+
+    A code is an array ``[B, Z]`` (GAN, DC-VAE, BD-VAE), ``[B, K, Dc]`` (MONet: one
+    latent per component, composed with the decoded masks as its sampler does) or
+    ``{"zm": [B, K, Dm], "zc": [B, K, Dc]}`` (GENESIS; GENESIS-S has no ``zc``).  The
+    stages of a multi-component decoder hold every component (``[B * K, ...]``), so a
+    delta is per component."""
 
     model: object
 
@@ -48,47 +69,66 @@ class Decoder:
             )
 
     @property
-    def path(self) -> tuple[str, ...]:
+    def paths(self) -> tuple[tuple[str, ...], ...]:
         return DECODER_PATHS[self.model.name]
 
-    def __call__(self, variables, z):
-        """``z [B, Z] -> [B, S, S, 3]`` in the model's input range."""
-        if self.model.name == "gan":
-            return self.model.generate(variables, z)[0]
-        return self.model.net.apply(variables, z, method="_decode")
+    def __call__(self, variables, code):
+        """``code -> [B, S, S, 3]`` in the model's input range."""
+        name, net = self.model.name, self.model.net
+        if name == "gan":
+            return self.model.generate(variables, code)[0]
+        if name == "monet":
+            return net.apply(variables, code, method="render")[0]
+        if name.startswith("genesis"):
+            return net.apply(variables, code["zm"], code.get("zc"), method="render")[0]
+        return net.apply(variables, code, method="_decode")
 
-    def _is_stage(self, ctx) -> bool:
+    def _path_of_stage(self, ctx) -> tuple[str, ...] | None:
         path = tuple(ctx.module.path)
-        return (
-            ctx.method_name == "__call__"
-            and len(path) == len(self.path) + 1
-            and path[: len(self.path)] == self.path
-        )
+        if ctx.method_name != "__call__":
+            return None
+        return next((p for p in self.paths if path[:-1] == p and len(path) == len(p) + 1), None)
 
-    def stage_shapes(self, variables, z) -> dict[str, tuple[int, ...]]:
-        """``{stage path: output shape}`` in call order, the output layer left out."""
-        shapes = {}
+    def stage_shapes(self, variables, code) -> dict[str, tuple[int, ...]]:
+        """``{stage path: output shape}`` in call order, each decoder's output layer left out."""
+        shapes, last = {}, {}
 
         def record(next_fun, args, kwargs, ctx):
             out = next_fun(*args, **kwargs)
-            if self._is_stage(ctx):
-                shapes["/".join(ctx.module.path)] = out.shape
+            parent = self._path_of_stage(ctx)
+            if parent is not None:
+                key = "/".join(ctx.module.path)
+                shapes[key], last[parent] = out.shape, key
             return out
 
         with nn.intercept_methods(record):
-            self(variables, z)  # not jax.eval_shape: its cached traces skip the interceptor
-        return dict(list(shapes.items())[:-1])
+            self(variables, code)  # not jax.eval_shape: its cached traces skip the interceptor
+        return {k: v for k, v in shapes.items() if k not in last.values()}
 
-    def with_deltas(self, variables, z, deltas: dict):
-        """``G(z)`` with ``deltas[stage]`` added to each stage's output."""
+    def early_stages(self, shapes: dict, layers: int | None) -> list[str]:
+        """The stages that get a delta: the first ``layers`` of each decoder, by default the
+        first half (rounded up); the rest (the paper's G_f) is left as it is."""
+        per_path = [
+            [k for k in shapes if tuple(k.split("/")[:-1]) == p]
+            for p in self.paths
+        ]
+        shortest = min(len(stages) for stages in per_path)
+        n = (shortest + 1) // 2 if layers is None else layers
+        if not 1 <= n <= shortest:
+            raise ValueError(f"layers must be in 1..{shortest} for this decoder, got {n}")
+        return [k for stages in per_path for k in stages[:n]]
+
+    def with_deltas(self, variables, code, deltas: dict):
+        """The decoder's images with ``deltas[stage]`` added to each stage's output."""
 
         def add(next_fun, args, kwargs, ctx):
             out = next_fun(*args, **kwargs)
             key = "/".join(ctx.module.path)
-            return out + deltas[key] if self._is_stage(ctx) and key in deltas else out
+            hit = key in deltas and self._path_of_stage(ctx) is not None  # () is the GAN's path
+            return out + deltas[key] if hit else out
 
         with nn.intercept_methods(add):
-            return self(variables, z)
+            return self(variables, code)
 
 
 class ZEncoder(nn.Module):
@@ -130,35 +170,37 @@ def train_encoder(model, variables, steps: int = 2000, batch_size: int = 64, see
     return enc, params, np.asarray(jax.device_get(losses))
 
 
+def posterior_code(model, outputs):
+    """A VAE's posterior means as the code its ``Decoder`` takes (see ``Decoder``)."""
+    if model.name.startswith("genesis"):
+        code = {"zm": outputs.zm_mean}
+        return code if outputs.zc_mean is None else code | {"zc": outputs.zc_mean}
+    return outputs.zc_mean if model.name == "monet" else outputs.z_mean
+
+
 def initial_codes(model, variables, images, steps: int = 2000, seed: int = 0):
-    """``(z0 [N, Z], notes)``: a GAN's trained encoder's codes, or a VAE's posterior means."""
+    """``(codes, notes)``: a GAN's trained encoder's codes ``[N, Z]``, or a VAE's posterior
+    means (``posterior_code``)."""
     if model.name == "gan":
         enc, params, losses = train_encoder(model, variables, steps, seed=seed)
         return enc.apply({"params": params}, images), {"encoder_z_mse": float(losses[-1])}
     out, _ = model.apply(variables, images, jax.random.PRNGKey(seed), train=False)
-    return out.z_mean, {"encoder": "the posterior mean"}
+    return posterior_code(model, out), {"encoder": "the posterior mean"}
 
 
-def early_stages(num_stages: int, layers: int | None) -> int:
-    """How many stages get a delta: ``layers``, or by default the first half (rounded up);
-    the rest of the decoder (the paper's G_f) is left as it is."""
-    n = (num_stages + 1) // 2 if layers is None else layers
-    if not 1 <= n <= num_stages:
-        raise ValueError(f"layers must be in 1..{num_stages} for this decoder, got {n}")
-    return n
-
-
-@functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps", "layers"))
-def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam, layers):
-    """Per image (vmapped) Adam on ``z`` or the deltas of the first ``layers`` stages;
+@functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps", "stages"))
+def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam, stages):
+    """Per image (vmapped) Adam on the code or on deltas at ``stages``;
     ``(reconstructions, final losses)``."""
-    shapes = dict(list(decoder.stage_shapes(variables, z0[:1]).items())[:layers])
-    deltas0 = {k: jnp.zeros(shape[1:]) for k, shape in shapes.items()}
+    one_code = code_slice(z0, slice(0, 1))
+    shapes = decoder.stage_shapes(variables, one_code)  # one image: [K or 1, ...] a stage
+    deltas0 = {k: jnp.zeros(shapes[k]) for k in stages}
+    batch1 = lambda code: code_slice(code, None)
 
     def render(free, z):
         if method == "z":
-            return decoder(variables, free[None])[0]
-        return decoder.with_deltas(variables, z[None], {k: v[None] for k, v in free.items()})[0]
+            return decoder(variables, batch1(free))[0]
+        return decoder.with_deltas(variables, batch1(z), free)[0]
 
     def loss_fn(free, z, target):
         x = render(free, z)
@@ -188,14 +230,16 @@ def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam,
 
 
 def invert(decoder, variables, images, z0, features, steps=3000, lr=0.01, lam=1.0, layers=None):
-    """``{method: reconstructions [N, S, S, 3]}`` of ``images`` from codes ``z0 [N, Z]`` by
-    each of ``METHODS``; ``features``: a fixed ``[N, S, S, 3] -> [N, D]`` network on
-    model-space images; ``layers``: how many early stages get a delta (``early_stages``)."""
+    """``{method: reconstructions [N, S, S, 3]}`` of ``images`` from codes ``z0`` (leading
+    axis N; see ``Decoder``) by each of ``METHODS``; ``features``: a fixed
+    ``[N, S, S, 3] -> [N, D]`` network on model-space images; ``layers``: how many early
+    stages of each decoder get a delta (``Decoder.early_stages``)."""
     images = jnp.asarray(images, jnp.float32)
-    layers = early_stages(len(decoder.stage_shapes(variables, z0[:1])), layers)
+    shapes = decoder.stage_shapes(variables, code_slice(z0, slice(0, 1)))
+    stages = tuple(decoder.early_stages(shapes, layers))
     out = {"encoder": decoder(variables, z0)}
     for method in ("z", "layerwise"):
-        args = (z0, images, steps, lr, lam, layers)
+        args = (z0, images, steps, lr, lam, stages)
         out[method] = _optimise(decoder, variables, features, method, *args)[0]
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -253,9 +297,8 @@ def run_inversion(
     out_dir=None,
     seed: int = 0,
 ) -> dict:
-    """Invert ``num_images`` test images of ``run`` (a GAN, DC-VAE or BD-VAE) by each method;
-    segment the real
-    images and the reconstructions.  Writes ``inversion.json`` (per method: pixel MSE and
+    """Invert ``num_images`` test images of ``run`` (any family in ``DECODER_PATHS``) by each
+    method; segment the real images and the reconstructions.  Writes ``inversion.json`` (per method: pixel MSE and
     the mean absolute error of each class's area, in percent) and ``inversion.png``."""
     import json
     from pathlib import Path
@@ -273,7 +316,7 @@ def run_inversion(
     z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed)
     features = scene_features_fn(model, run, feature_net_steps)
     recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam, layers)
-    stages = list(decoder.stage_shapes(run.variables, z0[:1]))
+    shapes = decoder.stage_shapes(run.variables, code_slice(z0, slice(0, 1)))
     seg = scene_segmenter(data.name, data.config, run.data_dir, steps=segmenter_steps)
     unit = lambda x: np.clip(spec.to_unit(x), 0.0, 1.0)
     seg_real = seg(unit(images))
@@ -285,7 +328,7 @@ def run_inversion(
         "num_images": int(len(images)),
         "steps": steps,
         "lambda": lam,
-        "stages_with_deltas": stages[: early_stages(len(stages), layers)],
+        "stages_with_deltas": decoder.early_stages(shapes, layers),
         **notes,
         "segmenter": {"name": seg.name, **seg.test_scores},
         "methods": {},

@@ -157,16 +157,19 @@ class GenesisNet(nn.Module):
         zr, meanr, _ = self.mask_prior.sample(eps[0], eps[1:])
         zm = jnp.concatenate([eps[0][:, None], jnp.moveaxis(zr, 0, 1)], axis=1)
         zm_mean = jnp.concatenate([jnp.zeros_like(eps[0])[:, None], jnp.moveaxis(meanr, 0, 1)], 1)
-        log_masks = self._decode_masks(zm, train=False)
         zc = zc_mean = None
         if self.variant == "genesis":
             zc_mean, zc_std = self.comp_prior(zm)
             zc = zc_mean + zc_std * jax.random.normal(key_c, zc_mean.shape)
-            components = self._decode_appearance(zc)
-        else:
-            components = self._decode_appearance(zm)
-        recon = jnp.sum(jnp.exp(log_masks) * components, axis=1)
+        recon, log_masks, components = self.render(zm, zc)
         return GenesisOutputs(recon, log_masks, components, zm, zm_mean, zc, zc_mean, {})
+
+    def render(self, zm: Array, zc: Array | None = None):
+        """The decoders alone: ``zm [B, K, Dm]`` (and for GENESIS ``zc [B, K, Dc]``) ->
+        ``(image [B, H, W, 3], log masks [B, K, H, W, 1], components [B, K, H, W, 3])``."""
+        log_masks = self._decode_masks(zm, train=False)
+        components = self._decode_appearance(zm if self.variant == "genesis_s" else zc)
+        return jnp.sum(jnp.exp(log_masks) * components, axis=1), log_masks, components
 
 
 @dataclasses.dataclass(frozen=True)

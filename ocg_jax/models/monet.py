@@ -142,9 +142,14 @@ class MonetNet(nn.Module):
     def sample(self, num: int) -> MonetOutputs:
         """``num`` scenes: ``z^c_k ~ N(0, I)``, composed with the decoded masks."""
         zc = jax.random.normal(self.make_rng("sample"), (num, self.num_slots, self.zc_dim))
-        components, log_masks = self._decode(zc)
-        recon = compose(log_masks, components)
+        recon, log_masks, components = self.render(zc)
         return MonetOutputs(recon, log_masks, log_masks, components, zc, jnp.zeros_like(zc), {})
+
+    def render(self, zc: Array):
+        """The component decoder alone, composed with its own masks: ``zc [B, K, Dc] ->
+        (image [B, H, W, 3], log masks [B, K, H, W, 1], components [B, K, H, W, 3])``."""
+        components, log_masks = self._decode(zc)
+        return compose(log_masks, components), log_masks, components
 
 
 @dataclasses.dataclass(frozen=True)
