@@ -17,9 +17,10 @@ reconstruct a real image ``x`` are compared:
 
 The loss is the pixel MSE plus the MSE between the features of a fixed network (the
 dataset's scene net, ``ocg_jax.analysis.feature_net``) relative to the target's mean
-squared feature, plus ``lam * sum_i mean(delta_i^2)`` for the deltas (the paper's ``sum ||delta_i||^2`` per element, so that
-``lam = 1`` does not depend on the stages' sizes).  Adam (lr 0.01), every image at once:
-the per-image problems are ``vmap``-ed and the steps run in one ``lax.scan`` under ``jit``.
+squared feature, plus ``lam * sum_i mean(delta_i^2)`` for the deltas (the paper's
+``sum ||delta_i||^2`` per element, so that ``lam = 1`` does not depend on the stages'
+sizes).  Adam (lr 0.01), every image at once: the per-image problems are ``vmap``-ed
+and the steps run in one ``lax.scan`` under ``jit``.
 Images ``[N, S, S, 3]`` in the model's input range.
 """
 
@@ -108,10 +109,7 @@ class Decoder:
     def early_stages(self, shapes: dict, layers: int | None) -> list[str]:
         """The stages that get a delta: the first ``layers`` of each decoder, by default the
         first half (rounded up); the rest (the paper's G_f) is left as it is."""
-        per_path = [
-            [k for k in shapes if tuple(k.split("/")[:-1]) == p]
-            for p in self.paths
-        ]
+        per_path = [[k for k in shapes if tuple(k.split("/")[:-1]) == p] for p in self.paths]
         shortest = min(len(stages) for stages in per_path)
         n = (shortest + 1) // 2 if layers is None else layers
         if not 1 <= n <= shortest:
@@ -298,8 +296,9 @@ def run_inversion(
     seed: int = 0,
 ) -> dict:
     """Invert ``num_images`` test images of ``run`` (any family in ``DECODER_PATHS``) by each
-    method; segment the real images and the reconstructions.  Writes ``inversion.json`` (per method: pixel MSE and
-    the mean absolute error of each class's area, in percent) and ``inversion.png``."""
+    method; segment the real images and the reconstructions.  Writes ``inversion.json``
+    (per method: pixel MSE and the mean absolute error of each class's area, in percent)
+    and ``inversion.png``."""
     import json
     from pathlib import Path
 
