@@ -4,20 +4,13 @@ No persistent compilation cache: executables reloaded from it aborted the
 process in a resumed run on jax 0.10.2's CPU backend (seen here; not chased).
 """
 
-import os
 import sys
 from pathlib import Path
 
-# The tests compile far more than they run: XLA:CPU's cheaper LLVM pipeline compiles
-# ~40% faster (steps run ~2x slower); set before JAX starts, inherited by subprocesses.
-os.environ["XLA_FLAGS"] = (
-    f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
-)
+import jax
+import pytest
 
-import jax  # noqa: E402
-import pytest  # noqa: E402
-
-from ocg_jax.platform.xla_flags import set_cpu_threads  # noqa: E402
+from ocg_jax.platform.xla_flags import set_cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
