@@ -29,6 +29,9 @@ _FNET_STEPS = flags.DEFINE_integer(
     "feature_net_steps", None, "scene-net training steps (cached; default as in evaluate)"
 )
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
+_METHODS = flags.DEFINE_list(
+    "methods", "encoder,z,layerwise", "which of encoder, z, layerwise to run"
+)
 _OUT = flags.DEFINE_string("out_dir", None, "where to write the JSON and PNG (default: WORKDIR)")
 flags.mark_flags_as_required(["workdir"])
 
@@ -50,6 +53,7 @@ def main(argv):
         _SEG_STEPS.value,
         _FNET_STEPS.value,
         _OUT.value,
+        methods=_METHODS.value,
     )
     print(format_report(report))
     print(f"wrote {report['out_dir']}/inversion.json and inversion.png")

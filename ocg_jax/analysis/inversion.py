@@ -102,8 +102,8 @@ class Decoder:
                 shapes[key], last[parent] = out.shape, key
             return out
 
-        with nn.intercept_methods(record):
-            self(variables, code)  # not jax.eval_shape: its cached traces skip the interceptor
+        with nn.intercept_methods(record):  # a fresh function, so no cached trace skips it
+            jax.eval_shape(lambda v, c: self(v, c), variables, code)
         return {k: v for k, v in shapes.items() if k not in last.values()}
 
     def early_stages(self, shapes: dict, layers: int | None) -> list[str]:
@@ -182,8 +182,10 @@ def initial_codes(model, variables, images, steps: int = 2000, seed: int = 0):
     if model.name == "gan":
         enc, params, losses = train_encoder(model, variables, steps, seed=seed)
         return enc.apply({"params": params}, images), {"encoder_z_mse": float(losses[-1])}
-    out, _ = model.apply(variables, images, jax.random.PRNGKey(seed), train=False)
-    return posterior_code(model, out), {"encoder": "the posterior mean"}
+    encode = jax.jit(
+        lambda v, x, key: posterior_code(model, model.apply(v, x, key, train=False)[0])
+    )
+    return encode(variables, images, jax.random.PRNGKey(seed)), {"encoder": "the posterior mean"}
 
 
 @functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps", "stages"))
@@ -227,16 +229,36 @@ def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam,
     return jax.vmap(one)(z0, targets)
 
 
-def invert(decoder, variables, images, z0, features, steps=3000, lr=0.01, lam=1.0, layers=None):
+def check_methods(methods) -> tuple[str, ...]:
+    methods = tuple(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"inversion methods must be some of {METHODS}, got {methods}")
+    return methods
+
+
+def invert(
+    decoder,
+    variables,
+    images,
+    z0,
+    features,
+    steps: int = 3000,
+    lr: float = 0.01,
+    lam: float = 1.0,
+    layers: int | None = None,
+    methods=METHODS,
+):
     """``{method: reconstructions [N, S, S, 3]}`` of ``images`` from codes ``z0`` (leading
-    axis N; see ``Decoder``) by each of ``METHODS``; ``features``: a fixed
+    axis N; see ``Decoder``) by each of ``methods`` (``METHODS``); ``features``: a fixed
     ``[N, S, S, 3] -> [N, D]`` network on model-space images; ``layers``: how many early
     stages of each decoder get a delta (``Decoder.early_stages``)."""
+    methods = check_methods(methods)
     images = jnp.asarray(images, jnp.float32)
     shapes = decoder.stage_shapes(variables, code_slice(z0, slice(0, 1)))
     stages = tuple(decoder.early_stages(shapes, layers))
-    out = {"encoder": decoder(variables, z0)}
-    for method in ("z", "layerwise"):
+    out = {"encoder": jax.jit(decoder)(variables, z0)} if "encoder" in methods else {}
+    for method in [m for m in ("z", "layerwise") if m in methods]:
         args = (z0, images, steps, lr, lam, stages)
         out[method] = _optimise(decoder, variables, features, method, *args)[0]
     return {k: np.asarray(v) for k, v in out.items()}
@@ -294,9 +316,10 @@ def run_inversion(
     feature_net_steps: int | None = None,
     out_dir=None,
     seed: int = 0,
+    methods=METHODS,
 ) -> dict:
     """Invert ``num_images`` test images of ``run`` (any family in ``DECODER_PATHS``) by each
-    method; segment the real images and the reconstructions.  Writes ``inversion.json``
+    of ``methods``; segment the real images and the reconstructions.  Writes ``inversion.json``
     (per method: pixel MSE and the mean absolute error of each class's area, in percent)
     and ``inversion.png``."""
     import json
@@ -307,14 +330,14 @@ def run_inversion(
     from ocg_jax.metrics.segment_stats import class_areas
     from ocg_jax.viz import save_png
 
-    model = run.model
+    model, methods = run.model, check_methods(methods)
     decoder = Decoder(model)
     data, spec = run.config.data, model.input_spec
     test = load_source(data.name, data.config, "test", run.data_dir)
     images = spec.preprocess(load_examples(test, min(num_images, len(test)), ["image"])["image"])
     z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed)
     features = scene_features_fn(model, run, feature_net_steps)
-    recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam, layers)
+    recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam, layers, methods)
     shapes = decoder.stage_shapes(run.variables, code_slice(z0, slice(0, 1)))
     seg = scene_segmenter(data.name, data.config, run.data_dir, steps=segmenter_steps)
     unit = lambda x: np.clip(spec.to_unit(x), 0.0, 1.0)
