@@ -29,6 +29,7 @@ def test_quickstart_notebook_executes(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("OCG_QUICKSTART_WORKDIR", str(tmp_path / "run"))
     monkeypatch.setenv("OCG_QUICKSTART_DATA_DIR", data_dir)
     monkeypatch.setenv("OCG_QUICKSTART_NARROW", "1")
+    monkeypatch.setenv("OCG_QUICKSTART_FEATURE_NET_STEPS", "20")  # the cache other tests use
     text, images = _execute("quickstart.ipynb")
     assert "trained to step 2" in text and "ari_fg" in text
     assert len(images) >= 4  # the curves and three picture grids
