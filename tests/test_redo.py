@@ -27,7 +27,7 @@ def forced_collapse_run(tmp_path_factory, data_dir):
 
     c = redo_fg_bg.get_config("32,quick")  # 32 px: compiles 20% faster than 64
     c.data.data_dir = data_dir
-    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 2, 12
+    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 3, 12
     c.collapse.update(threshold=0.4999, window=5, restart=True, max_restarts=1)
     workdir = tmp_path_factory.mktemp("redo") / "run"
     train_and_evaluate(c, workdir, progress=False)

@@ -73,9 +73,13 @@ def train_and_evaluate(
     collapse (``config.collapse``, ``ocg_jax.train.collapse``) restarts here when one is
     found and ``config.collapse.restart`` is set.
     """
+    mesh = make_mesh() if mesh is None else mesh
+    model = get_model(config.model)
+    recipe = build(model, config)
+    built = model, recipe, compile_train_step(recipe, mesh)  # once: a restart reuses the step
     while True:
         try:
-            return _train(config, Path(workdir), mesh, progress)
+            return _train(config, Path(workdir), mesh, progress, built)
         except collapse.CollapseError as e:
             _restart_after_collapse(config, Path(workdir), e, progress)
 
@@ -102,11 +106,8 @@ def _restart_after_collapse(config, workdir: Path, error, progress: bool) -> Non
     )
 
 
-def _train(config, workdir: Path, mesh, progress: bool) -> TrainState:
-    mesh = make_mesh() if mesh is None else mesh
-    model = get_model(config.model)
-    recipe = build(model, config)
-    train_step = compile_train_step(recipe, mesh)
+def _train(config, workdir: Path, mesh, progress: bool, built) -> TrainState:
+    model, recipe, train_step = built
     data = config.data
     source = functools.partial(
         load_source,
