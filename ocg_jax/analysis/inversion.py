@@ -190,11 +190,9 @@ def initial_codes(model, variables, images, steps: int = 2000, seed: int = 0):
 
 @functools.partial(jax.jit, static_argnames=("decoder", "features", "method", "steps", "stages"))
 def _optimise(decoder, variables, features, method, z0, targets, steps, lr, lam, stages):
-    """Per image (vmapped) Adam on the code or on deltas at ``stages``;
-    ``(reconstructions, final losses)``."""
-    one_code = code_slice(z0, slice(0, 1))
-    shapes = decoder.stage_shapes(variables, one_code)  # one image: [K or 1, ...] a stage
-    deltas0 = {k: jnp.zeros(shapes[k]) for k in stages}
+    """Per image (vmapped) Adam on the code or on deltas at ``stages`` (``(name, shape for
+    one image)`` pairs); ``(reconstructions, final losses)``."""
+    deltas0 = {k: jnp.zeros(shape) for k, shape in stages}
     batch1 = lambda code: code_slice(code, None)
 
     def render(free, z):
@@ -255,8 +253,8 @@ def invert(
     stages of each decoder get a delta (``Decoder.early_stages``)."""
     methods = check_methods(methods)
     images = jnp.asarray(images, jnp.float32)
-    shapes = decoder.stage_shapes(variables, code_slice(z0, slice(0, 1)))
-    stages = tuple(decoder.early_stages(shapes, layers))
+    shapes = decoder.stage_shapes(variables, code_slice(z0, slice(0, 1)))  # [K or 1, ...]
+    stages = tuple((k, shapes[k]) for k in decoder.early_stages(shapes, layers))
     out = {"encoder": jax.jit(decoder)(variables, z0)} if "encoder" in methods else {}
     for method in [m for m in ("z", "layerwise") if m in methods]:
         args = (z0, images, steps, lr, lam, stages)
