@@ -24,7 +24,9 @@ _LAMBDA = flags.DEFINE_float("lam", 1.0, "weight of the deltas' penalty")
 _LAYERS = flags.DEFINE_integer(
     "layers", None, "early decoder stages that get a delta (default: the first half)"
 )
-_SEG_STEPS = flags.DEFINE_integer("segmenter_steps", 3000, "segmenter training steps (cached)")
+_SEG_STEPS = flags.DEFINE_integer(
+    "segmenter_steps", None, "segmenter training steps (cached; default: the segmenter's STEPS)"
+)
 _FNET_STEPS = flags.DEFINE_integer(
     "feature_net_steps", None, "scene-net training steps (cached; default as in evaluate)"
 )

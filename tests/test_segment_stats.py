@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 
 from ocg_jax.analysis.segment_stats import histogram_figure, largest_drop, segment_statistics
-from ocg_jax.analysis.segmenter import scene_segmenter, segmentation_scores
+from ocg_jax.analysis.segmenter import augment_scenes, scene_segmenter, segmentation_scores
 from ocg_jax.data.labels import SEGMENT_CLASSES, class_maps
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics import class_areas, frechet_segmentation_distance
@@ -87,6 +87,46 @@ def test_a_planted_omission_stands_out(data_dir, tmp_path):
     picture = histogram_figure(planted, "planted")
     assert picture.dtype == np.uint8 and picture.ndim == 3
     json.dumps(planted)  # the report is plain JSON
+
+
+def _dihedral(x: np.ndarray) -> list[np.ndarray]:
+    turns = [np.rot90(x, k) for k in range(4)]
+    return turns + [t[:, ::-1] for t in turns]
+
+
+def test_augment_scenes_turns_image_and_map_together_and_empties_some():
+    rng = np.random.default_rng(0)
+    maps = rng.integers(0, 4, (64, 6, 6)).astype(np.int32)
+    maps[:, 0, 0] = 0  # every scene has a background pixel
+    images = rng.integers(0, 255, (64, 6, 6, 3)).astype(np.uint8)
+    batch = {"image": images.copy(), "class_map": maps.copy(), "other": np.arange(64)}
+    out = augment_scenes(np.random.default_rng(1), batch, dihedral=True, empty_share=0.0)
+    np.testing.assert_array_equal(batch["image"], images)  # the input is left alone
+    np.testing.assert_array_equal(out["other"], batch["other"])
+    seen = set()
+    for i in range(64):  # one transform, the same for the image and its map
+        same = [
+            j
+            for j, (a, b) in enumerate(zip(_dihedral(images[i]), _dihedral(maps[i]), strict=True))
+            if np.array_equal(a, out["image"][i]) and np.array_equal(b, out["class_map"][i])
+        ]
+        assert same
+        seen.add(same[0])
+    assert len(seen) == 8  # all eight turns and flips occur
+
+    kept = augment_scenes(np.random.default_rng(1), batch, dihedral=False, empty_share=0.0)
+    np.testing.assert_array_equal(kept["image"], images)
+
+    empty = augment_scenes(np.random.default_rng(1), batch, dihedral=False, empty_share=0.5)
+    emptied = (empty["class_map"] == 0).all((1, 2))
+    assert 16 < emptied.sum() < 48
+    first_bg = np.argmax((maps == 0).reshape(64, -1), 1)
+    colour = images.reshape(64, 36, 3)[np.arange(64), first_bg]
+    np.testing.assert_array_equal(
+        empty["image"][emptied],
+        np.broadcast_to(colour[emptied, None, None], (emptied.sum(), 6, 6, 3)),
+    )
+    np.testing.assert_array_equal(empty["image"][~emptied], images[~emptied])
 
 
 def test_segmenter_trains_caches_and_beats_the_majority_class(data_dir, tmp_path):

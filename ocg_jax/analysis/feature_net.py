@@ -44,9 +44,12 @@ class SceneFeatures:
         return np.concatenate([np.asarray(o) for o in out])
 
 
-def train_supervised(model, images, labels, steps, batch_size, seed, progress, what="feature net"):
+def train_supervised(
+    model, images, labels, steps, batch_size, seed, progress, what="feature net", augment=None
+):
     """Params after ``steps`` of the ``supervised`` recipe on random batches of in-memory
-    ``images [N, ...]`` and ``labels {target: [N, ...]}`` (Adam 1e-3)."""
+    ``images [N, ...]`` and ``labels {target: [N, ...]}`` (Adam 1e-3); ``augment(rng,
+    batch) -> batch``, if given, changes each numpy batch on the host before it is sharded."""
     mesh = make_mesh()
     config = ml_collections.ConfigDict({"optim": {"name": "adam", "learning_rate": 1e-3}})
     recipe = build(model, config)
@@ -57,6 +60,8 @@ def train_supervised(model, images, labels, steps, batch_size, seed, progress, w
     for _ in tqdm(range(steps), desc=f"training the {what}", disable=not progress, leave=False):
         idx = rng.integers(0, len(images), batch_size)
         batch = {"image": images[idx], **{k: v[idx] for k, v in labels.items()}}
+        if augment is not None:
+            batch = augment(rng, batch)
         state, _ = step(state, shard_batch(batch, mesh))
     return jax.device_get(state.params)
 

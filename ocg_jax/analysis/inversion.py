@@ -310,7 +310,7 @@ def run_inversion(
     encoder_steps: int = 2000,
     lam: float = 1.0,
     layers: int | None = None,
-    segmenter_steps: int = 3000,
+    segmenter_steps: int | None = None,
     feature_net_steps: int | None = None,
     out_dir=None,
     seed: int = 0,

@@ -89,7 +89,7 @@ def run_segment_stats(
     num_images: int = 2000,
     batch_size: int = 64,
     seed: int = 0,
-    segmenter_steps: int = 3000,
+    segmenter_steps: int | None = None,
     out_dir: str | Path | None = None,
     progress: bool = False,
 ) -> dict:

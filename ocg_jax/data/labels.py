@@ -78,6 +78,11 @@ SEGMENT_CLASSES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: datasets whose class of an object survives flips and quarter turns (dSprites shapes are
+#: drawn at every orientation; a tetromino turned is another of the 19 pieces)
+DIHEDRAL_CLASSES = frozenset({"multi_dsprites"})
+
+
 def class_maps(dataset: str, examples: dict) -> np.ndarray:
     """``[N, H, W]`` int32 per-pixel classes of stacked ``examples``: 0 where the instance
     mask is background, else 1 + the shape (piece) of the object the pixel shows."""
