@@ -48,10 +48,8 @@ class Segmenter:
 
 
 def segmenter(image_size: int, num_classes: int, channels: int = 3) -> Segmenter:
-    """Four levels down to ``image_size / 8`` (32-128 channels) and a 256-unit bottleneck.
-
-    Twice version 1's widths: on multi-dSprites ``small_32px`` mean IoU 0.835 against
-    0.768 at the same 8,000 augmented steps (``docs/seeing.md``)."""
+    """Four levels down to ``image_size / 8`` (32-128 channels) and a 256-unit bottleneck
+    (the widths were chosen by the trials in ``docs/results.md``)."""
     if image_size % 8:
         raise ValueError(f"the segmenter needs an image size divisible by 8, got {image_size}")
     net = UNet(channels=(32, 64, 128, 128), mlp=(256,), outputs=num_classes)
