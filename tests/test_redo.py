@@ -28,7 +28,7 @@ def forced_collapse_run(tmp_path_factory, data_dir):
     c = redo_fg_bg.get_config("32,quick")  # 32 px: compiles 20% faster than 64
     c.data.data_dir = data_dir
     c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 3, 12
-    c.collapse.update(threshold=0.4999, window=5, restart=True, max_restarts=1)
+    c.collapse.update(threshold=0.4999, healthy=0.4999, window=5, restart=True, max_restarts=1)
     workdir = tmp_path_factory.mktemp("redo") / "run"
     train_and_evaluate(c, workdir, progress=False)
     return workdir, load_run(workdir)
@@ -68,7 +68,7 @@ def test_phases_log_their_losses_and_region_areas(forced_collapse_run):
 
 
 def test_collapse_monitor_needs_a_full_window_of_bad_steps():
-    monitor = CollapseMonitor(("area_0", "area_1"), threshold=0.05, window=3)
+    monitor = CollapseMonitor(("area_0", "area_1"), threshold=0.05, window=3, healthy=0.1)
     monitor.check(1, {"area_0": 0.02, "area_1": 0.98})
     monitor.check(2, {"area_0": 0.02, "area_1": 0.98})
     monitor.check(3, {"area_0": 0.4, "area_1": 0.6})  # healthy again: the streak restarts
@@ -79,6 +79,22 @@ def test_collapse_monitor_needs_a_full_window_of_bad_steps():
     assert e.value.streak_start == 4 and e.value.step == 6
 
 
+def test_a_restart_goes_back_to_before_the_drift_not_just_the_streak():
+    monitor = CollapseMonitor(("area_0", "area_1"), threshold=0.05, window=2, healthy=0.1)
+    monitor.check(1, {"area_0": 0.3, "area_1": 0.7})
+    monitor.check(2, {"area_0": 0.08, "area_1": 0.92})  # drifting, not yet bad
+    monitor.check(3, {"area_0": 0.12, "area_1": 0.88})  # back in the band: the drift resets
+    monitor.check(4, {"area_0": 0.07, "area_1": 0.93})  # the drift that ends in the collapse
+    monitor.check(5, {"area_0": 0.04, "area_1": 0.96})
+    with pytest.raises(CollapseError) as e:
+        monitor.check(6, {"area_0": 0.03, "area_1": 0.97})
+    assert (e.value.drift_start, e.value.streak_start, e.value.step) == (4, 5, 6)
+    from ocg_jax.train.collapse import settings
+
+    with pytest.raises(ValueError, match="threshold <= healthy"):
+        settings({"collapse": {"threshold": 0.2, "healthy": 0.1}})
+
+
 def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     from ocg_jax.analysis.evaluation import evaluate_run
 
@@ -86,7 +102,8 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     record = json.loads((workdir / "collapse.json").read_text())
     assert len(record["restarts"]) == 1
     first = record["restarts"][0]
-    assert first["resumed_from"] is None or first["resumed_from"] < first["streak_start"]
+    assert first["drift_start"] <= first["streak_start"]
+    assert first["resumed_from"] is None or first["resumed_from"] < first["drift_start"]
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert sum("collapsed" in r for r in rows) >= 1 and rows[-1]["step"] == 12
     discarded = workdir / "metrics.discarded.jsonl"
@@ -96,3 +113,26 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     fg = result["foreground"]
     assert set(fg) == {"best_region_per_image", "fixed_region"}
     assert fg["best_region_per_image"]["iou"] >= fg["fixed_region"]["iou"]
+
+
+def test_a_restart_resumes_from_the_last_checkpoint_before_the_drift(forced_collapse_run, tmp_path):
+    import shutil
+
+    from experiments.configs import redo_fg_bg
+    from ocg_jax.train.checkpoint import Checkpointer
+    from ocg_jax.train.loop import _restart_after_collapse
+
+    workdir = tmp_path / "run"
+    shutil.copytree(forced_collapse_run[0], workdir)
+    (workdir / "collapse.json").unlink()
+    steps = Checkpointer(workdir / "checkpoints", save_every=3).all_steps()
+    assert len(steps) >= 2
+    # the drift began at the last checkpoint's step, the bad streak after it
+    last = steps[-1]
+    error = CollapseError("test", step=last + 2, streak_start=last + 1, drift_start=last)
+    c = redo_fg_bg.get_config("32,quick")
+    _restart_after_collapse(c, workdir, error, progress=False)
+    record = json.loads((workdir / "collapse.json").read_text())["restarts"]
+    assert record[-1]["resumed_from"] == steps[-2]  # not steps[-1], written during the drift
+    assert Checkpointer(workdir / "checkpoints", save_every=3).all_steps() == steps[:-1]
+    assert list((workdir / "checkpoints.collapsed").glob(f"{last}-*"))  # moved, not deleted

@@ -2,13 +2,16 @@
 
 A family names the per-step metrics to watch (``model.collapse_metrics``, region
 areas in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps),
-``restart`` and ``max_restarts``.  A logged step is *bad* when a watched area is
-below ``threshold`` or above ``1 - threshold``; ``window`` bad steps in a row are a
-collapse.  The loop then says so (log line, ``collapsed`` in metrics.jsonl) and,
-with ``restart``, moves the checkpoints written since the streak began to
-``checkpoints.collapsed/``, and resumes from the last checkpoint before it (from
-scratch if there is none) with new randomness: ``collapse.json`` in the run
-directory counts the restarts, and the restored state's rng is folded with it.
+``healthy``, ``restart`` and ``max_restarts``.  A logged step is *bad* when a
+watched area is below ``threshold`` or above ``1 - threshold``; ``window`` bad steps
+in a row are a collapse.  The loop then says so (log line, ``collapsed`` in
+metrics.jsonl) and, with ``restart``, resumes from the last *healthy* checkpoint
+with new randomness: the last one written before the areas last left
+``[healthy, 1 - healthy]`` (from scratch if there is none).  A collapse is a steady
+drift, so a checkpoint taken on the way down (an area of 0.07 against a threshold
+of 0.05) would only collapse again.  Later checkpoints move to
+``checkpoints.collapsed/``; ``collapse.json`` in the run directory counts the
+restarts, and the restored state's rng is folded with it.
 """
 
 import json
@@ -16,15 +19,22 @@ from pathlib import Path
 
 import jax
 
-DEFAULTS = {"threshold": 0.05, "window": 1000, "restart": False, "max_restarts": 3}
+DEFAULTS = {
+    "threshold": 0.05,
+    "window": 1000,
+    "healthy": 0.1,
+    "restart": False,
+    "max_restarts": 3,
+}
 
 
 class CollapseError(RuntimeError):
-    """A region collapsed; ``healthy`` is the last step before the bad streak began."""
+    """A region collapsed at ``step``: its areas were bad from ``streak_start`` and outside
+    the healthy band from ``drift_start`` (at or before it)."""
 
-    def __init__(self, message: str, step: int, streak_start: int):
+    def __init__(self, message: str, step: int, streak_start: int, drift_start: int):
         super().__init__(message)
-        self.step, self.streak_start = step, streak_start
+        self.step, self.streak_start, self.drift_start = step, streak_start, drift_start
 
 
 def settings(config) -> dict | None:
@@ -36,18 +46,30 @@ def settings(config) -> dict | None:
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown config.collapse key(s) {unknown}; known: {sorted(DEFAULTS)}")
-    return {**DEFAULTS, **given}
+    out = {**DEFAULTS, **given}
+    if not 0 <= out["threshold"] <= out["healthy"] < 0.5:
+        raise ValueError(
+            f"config.collapse needs 0 <= threshold <= healthy < 0.5, got threshold="
+            f"{out['threshold']} and healthy={out['healthy']}"
+        )
+    return out
 
 
 class CollapseMonitor:
     """Feed it each logged row (``check``); raises ``CollapseError`` on a collapse."""
 
-    def __init__(self, names: tuple[str, ...], threshold: float, window: int):
+    def __init__(self, names: tuple[str, ...], threshold: float, window: int, healthy: float):
         self.names, self.threshold, self.window = tuple(names), threshold, window
+        self.healthy = healthy
         self.streak_start: int | None = None
+        self.drift_start: int | None = None  # first step of the current run outside the band
 
     def check(self, step: int, row: dict) -> None:
         areas = {k: float(row[k]) for k in self.names if k in row}
+        if all(self.healthy <= a <= 1 - self.healthy for a in areas.values()):
+            self.drift_start = None
+        elif self.drift_start is None:
+            self.drift_start = step
         bad = {k: a for k, a in areas.items() if a < self.threshold or a > 1 - self.threshold}
         if not bad:
             self.streak_start = None
@@ -61,6 +83,7 @@ class CollapseMonitor:
                 f"{1 - self.threshold:g}]) since step {self.streak_start}",
                 step,
                 self.streak_start,
+                min(self.drift_start, self.streak_start),
             )
 
 
@@ -69,7 +92,8 @@ def record_path(workdir: Path) -> Path:
 
 
 def read_record(workdir: Path) -> dict:
-    """``{"restarts": [{"step", "streak_start", "resumed_from"}, ...]}`` (empty if none)."""
+    """``{"restarts": [{"step", "streak_start", "drift_start", "resumed_from"}, ...]}`` (empty
+    if none)."""
     path = record_path(workdir)
     return json.loads(path.read_text()) if path.exists() else {"restarts": []}
 

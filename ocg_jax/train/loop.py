@@ -89,12 +89,17 @@ def _restart_after_collapse(config, workdir: Path, error, progress: bool) -> Non
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
     )
-    healthy = max((s for s in ckpt.all_steps() if s < error.streak_start), default=None)
+    healthy = max((s for s in ckpt.all_steps() if s < error.drift_start), default=None)
     moved = ckpt.move_after(healthy, "collapsed")
     ckpt.close()
     record = collapse.read_record(workdir)
     record["restarts"].append(
-        {"step": error.step, "streak_start": error.streak_start, "resumed_from": healthy}
+        {
+            "step": error.step,
+            "streak_start": error.streak_start,
+            "drift_start": error.drift_start,
+            "resumed_from": healthy,
+        }
     )
     collapse.write_record(workdir, record)
     where = f"checkpoint {healthy}" if healthy is not None else "scratch"
@@ -142,7 +147,7 @@ def _train(config, workdir: Path, mesh, progress: bool, built) -> TrainState:
     record = collapse.read_record(workdir)
     restarts = len(record["restarts"])
     monitor = (
-        collapse.CollapseMonitor(watched, watch["threshold"], watch["window"])
+        collapse.CollapseMonitor(watched, watch["threshold"], watch["window"], watch["healthy"])
         if watch and watched
         else None
     )
