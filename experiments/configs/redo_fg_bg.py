@@ -37,7 +37,7 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
         {"mask": {"learning_rate": 1e-5, "weight_decay": 1e-4}}
     )
     c.collapse = ml_collections.ConfigDict(
-        {"threshold": 0.05, "window": 1_000, "healthy": 0.1, "restart": False, "max_restarts": 3}
+        {"threshold": 0.1, "window": 1_000, "healthy": 0.15, "restart": False, "max_restarts": 3}
     )
     c.model = ml_collections.ConfigDict(
         {
