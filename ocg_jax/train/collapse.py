@@ -83,7 +83,7 @@ class CollapseMonitor:
                 f"{1 - self.threshold:g}]) since step {self.streak_start}",
                 step,
                 self.streak_start,
-                min(self.drift_start, self.streak_start),
+                min(s for s in (self.drift_start, self.streak_start) if s is not None),
             )
 
 
