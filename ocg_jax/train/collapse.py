@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 
 DEFAULTS = {
-    "threshold": 0.1,  # collapsed ReDO runs settle at 0.02-0.07 (docs/redo.md)
+    "threshold": 0.1,  # collapsed ReDO runs settle at 0.02-0.05 (docs/redo.md)
     "window": 1000,
     "healthy": 0.15,
     "restart": False,
