@@ -17,6 +17,7 @@ lambda_z 5, z 32, widths 64.  ``config.collapse`` watches the region areas;
 import ml_collections
 
 from experiments.configs.common import base_config, with_variants
+from ocg_jax.train import collapse
 
 
 def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
@@ -36,9 +37,7 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
     c.optim_groups = ml_collections.ConfigDict(
         {"mask": {"learning_rate": 1e-5, "weight_decay": 1e-4}}
     )
-    c.collapse = ml_collections.ConfigDict(
-        {"threshold": 0.1, "window": 1_000, "healthy": 0.15, "restart": False, "max_restarts": 3}
-    )
+    c.collapse = ml_collections.ConfigDict(collapse.DEFAULTS)  # every key, to override
     c.model = ml_collections.ConfigDict(
         {
             "name": "redo",
