@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from torch_reference import report
 
 
@@ -53,10 +52,15 @@ def main():
                 torch.nn.init.orthogonal_(m.weight, 0.8)
         net.train()
 
-    def adam(net, lr, wd=0.0):
+    def adam(net, lr, wd=0.0):  # 0.0: current torch refuses the original's int betas (0, 0.9)
         return torch.optim.Adam(net.parameters(), lr=lr, betas=(0.0, 0.9), weight_decay=wd)
 
-    opt_f, opt_g, opt_d, opt_rec = adam(f, 1e-5, 1e-4), adam(g, 1e-4), adam(d, 1e-4), adam(rec, 1e-4)
+    opt_f, opt_g, opt_d, opt_rec = (
+        adam(f, 1e-5, 1e-4),
+        adam(g, 1e-4),
+        adam(d, 1e-4),
+        adam(rec, 1e-4),
+    )
     b = args.batch_size
     x, x_real = torch.rand(b, 3, size, size), torch.rand(b, 3, size, size)
 
