@@ -62,7 +62,7 @@ def main():
         adam(rec, 1e-4),
     )
     b = args.batch_size
-    x, x_real = torch.rand(b, 3, size, size), torch.rand(b, 3, size, size)
+    x, x_real = (torch.rand(2, b, 3, size, size) * 2 - 1).unbind(0)  # pixels in [-1, 1]
 
     def redraw(z):
         masks = f(x)  # [B, n, H, W]
