@@ -54,6 +54,21 @@ def test_masks_partition_the_image_and_redrawing_keeps_the_rest(forced_collapse_
     np.testing.assert_allclose(masks.sum(1), 1.0, atol=1e-5)
 
 
+# Parameters per network of the original at its defaults (128 px, nf 64, z 32, 2 regions,
+# F with 3 residual blocks), counted with PyTorch from mickaelChen/ReDO's models.py (d654252).
+ORIGINAL_PARAMS = {"mask": 274_966, "generator": 61_826_620}
+ORIGINAL_PARAMS |= {"discriminator": 38_419_137, "recovery": 38_483_712}
+
+
+def test_paper_networks_have_the_originals_parameter_counts():
+    from experiments.configs import redo_fg_bg
+
+    model = get_model(redo_fg_bg.get_config("128").model)
+    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 128, 128, 3)))
+    counts = {k: sum(x.size for x in jax.tree.leaves(v)) for k, v in shapes["params"].items()}
+    assert counts == ORIGINAL_PARAMS
+
+
 def test_phases_log_their_losses_and_region_areas(forced_collapse_run):
     workdir = forced_collapse_run[0]
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]

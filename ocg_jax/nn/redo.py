@@ -80,8 +80,9 @@ class MaskNet(nn.Module):
             p = conv(1, 1)(avg_pool(h, max(1, s // b)))
             pyramid.append(jax.image.resize(p, (p.shape[0], s, s, 1), "bilinear"))
         h = jnp.concatenate(pyramid, axis=-1)
-        h = relu_in(conv(self.nf // 2, 3, use_bias=False)(upsample(h)))
-        h = relu_in(conv(self.nf // 4, 3, use_bias=False)(upsample(h)))
+        up = h.shape[-1]  # nf + one channel per bin: the original halves that width, not nf
+        h = relu_in(conv(up // 2, 3, use_bias=False)(upsample(h)))
+        h = relu_in(conv(up // 4, 3, use_bias=False)(upsample(h)))
         out = conv(1 if self.regions == 2 else self.regions, 7, padding="VALID")(reflect_pad(h, 3))
         if self.regions == 2:
             m = nn.sigmoid(out[..., 0])
