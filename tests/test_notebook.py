@@ -73,3 +73,15 @@ def test_seeing_notebook_executes(tmp_path, data_dir, monkeypatch):
     assert "layerwise" in text
     assert len(images) == 3  # the planted histogram, the GAN's and the inversion picture
     assert (tmp_path / "gan" / "segment_stats.json").exists()
+
+
+def test_redo_notebook_executes(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("OCG_REDO_VARIANT", "32,quick")
+    monkeypatch.setenv("OCG_REDO_STEPS", "4")
+    monkeypatch.setenv("OCG_REDO_WORKDIR", str(tmp_path / "run"))
+    monkeypatch.setenv("OCG_REDO_DATA_DIR", data_dir)
+    text, images = _execute("redo.ipynb")
+    assert "trained to step 4" in text and "collapse flagged at steps" in text
+    assert "fg fixed_region" in text and "fg best_region_per_image" in text
+    assert len(images) == 3  # the data, the curves and the redrawing grid
+    assert (tmp_path / "run" / "checkpoints").is_dir()
