@@ -1,0 +1,144 @@
+"""Train several seeds of one config, evaluate each, and tabulate them (each seed, and mean ± std).
+
+    python -m experiments.seeds --config=experiments/configs/redo_fg_bg.py:cpu --seeds=0,1,2 \
+        --out_dir=runs/redo_cpu [--parallel=3] [--time_limit=3600] \
+        [--eval_flags=--num_images=500,--fd_images=0,--probe_train_images=0] \
+        -- --config.model.nf_gen=32     # config overrides after "--", given to every seed
+
+The dataset is prepared first, once; then seed S trains in ``OUT_DIR/seed_S`` as its own
+``experiments.train`` process (log: ``OUT_DIR/seed_S.log``); a run already there resumes.
+``--parallel`` trains that many at once: small models share one GPU well (3 ReDO runs at
+64 px on one H200, ``docs/redo.md``); on a CPU keep 1.  ``--time_limit`` (seconds) stops a
+run with SIGINT and keeps its checkpoints; it is then evaluated at its last checkpoint.
+``experiments.evaluate`` runs on each seed with ``--eval_flags``, then ``OUT_DIR/seeds.md``
+gets a row per seed and the mean ± std (``experiments.compare``).
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from absl import flags
+from ml_collections import config_flags
+
+from experiments import cli
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "experiment config file[:variant]", lock_config=True
+)
+_SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "seeds to train")
+_OUT = flags.DEFINE_string("out_dir", None, "one run directory per seed goes here")
+_PARALLEL = flags.DEFINE_integer("parallel", 1, "runs trained at once")
+_TIME_LIMIT = flags.DEFINE_float("time_limit", None, "seconds a run may train (None: no limit)")
+_EVAL_FLAGS = flags.DEFINE_list(
+    "eval_flags",
+    ["--fd_images=0", "--probe_train_images=0"],
+    "flags for experiments.evaluate, comma-separated",
+)
+flags.mark_flags_as_required(["config", "out_dir"])
+
+
+def _train_command(seed: str, workdir: Path, config_args: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "experiments.train", *config_args,
+        f"--config.seed={seed}", f"--workdir={workdir}",
+    ]  # fmt: skip
+
+
+def _config_args(args: list[str]) -> list[str]:
+    """This command's ``--config`` and ``--config.KEY`` flags (with their values), for the runs."""
+    out = []
+    for i, a in enumerate(args):
+        if a == "--config" or a.startswith(("--config=", "--config.")):
+            out.append(a)
+            if "=" not in a and i + 1 < len(args):
+                out.append(args[i + 1])
+    return out
+
+
+def _prepare_data(config) -> None:
+    """Build (or convert) the dataset once, so that parallel runs do not race to write it."""
+    from ocg_jax.data.pipeline import load_source
+
+    data = config.data
+    load_source(data.name, data.config, "train", data.get("data_dir"), data.prepare,
+                data.get("manual_dir"))  # fmt: skip
+
+
+def train_all(jobs: list[tuple[list[str], Path]], parallel: int, limit: float | None) -> dict:
+    """Run ``(command, log file)`` jobs, ``parallel`` at a time; SIGINT after ``limit`` s.
+    Returns ``{log file: "done" | "stopped at the time limit" | "failed (exit N)"}``."""
+    waiting, running, ended = list(jobs), {}, {}
+    while waiting or running:
+        while waiting and len(running) < parallel:
+            command, log = waiting.pop(0)
+            with open(log, "a") as f:
+                running[log] = (subprocess.Popen(command, stdout=f, stderr=f), time.time(), False)
+        time.sleep(1.0)
+        for log, (proc, start, stopped) in list(running.items()):
+            rc = proc.poll()
+            if rc is not None:
+                del running[log]
+                ended[log] = "stopped at the time limit" if stopped else (
+                    "done" if rc == 0 else f"failed (exit {rc}; see {log})"
+                )  # fmt: skip
+            elif limit is not None and not stopped and time.time() - start > limit:
+                proc.send_signal(signal.SIGINT)
+                running[log] = (proc, start, True)
+    return ended
+
+
+def per_seed_markdown(results: list[dict]) -> str:
+    """A row per run: seed, step and every metric of ``experiments.compare``'s table."""
+    from ocg_jax.analysis.compare import flat_metrics
+
+    flats = [flat_metrics(r) for r in results]
+    columns = list(dict.fromkeys(c for f in flats for c in f))
+    lines = ["| seed | step | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
+    for r, f in zip(results, flats, strict=True):
+        cells = [f"{f[c]:.4g}" if c in f else "" for c in columns]
+        lines.append(f"| {r['seed']} | {r['step']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    from ocg_jax.analysis.compare import load_results, summarise, to_markdown
+
+    if len(argv) > 1:
+        raise cli.UsageError(f"unexpected arguments {argv[1:]}; give flags only")
+    config_args = _config_args(sys.argv[1:])
+    _prepare_data(_CONFIG.value)
+    out = Path(_OUT.value)
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = {s: out / f"seed_{s}" for s in _SEEDS.value}
+    jobs = [(_train_command(s, d, config_args), out / f"seed_{s}.log") for s, d in dirs.items()]
+    ended = train_all(jobs, _PARALLEL.value, _TIME_LIMIT.value)
+    evaluated = []
+    for seed, workdir in dirs.items():
+        status = ended[out / f"seed_{seed}.log"]
+        print(f"seed {seed}: training {status}", flush=True)
+        if status.startswith("failed") or not (workdir / "checkpoints").is_dir():
+            continue
+        command = [sys.executable, "-m", "experiments.evaluate", f"--workdir={workdir}"]
+        with open(out / f"seed_{seed}.log", "a") as f:
+            rc = subprocess.run(command + _EVAL_FLAGS.value, stdout=f, stderr=f).returncode
+        if rc == 0:
+            evaluated.append(workdir)
+        else:
+            print(f"seed {seed}: evaluation failed (exit {rc}; see seed_{seed}.log)", flush=True)
+    if not evaluated:
+        raise cli.UsageError(f"no seed trained and evaluated; see the logs in {out}")
+    results = load_results(evaluated)
+    table = per_seed_markdown(results) + "\n" + to_markdown(*summarise(results))
+    (out / "seeds.md").write_text(table)
+    (out / "seeds.json").write_text(json.dumps({s: ended[out / f"seed_{s}.log"] for s in dirs}))
+    print(table)
+    if len(evaluated) < len(dirs):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    cli.run(main, huge_pages=False)  # the runs are subprocesses; this one runs no XLA
