@@ -19,7 +19,7 @@ TINY |= {"nf_disc": 8, "nf_rec": 8}
 @pytest.fixture(scope="module")
 def forced_collapse_run(tmp_path_factory, data_dir):
     """``(workdir, run)``: a tiny ReDO run whose areas must stay within 0.4999 of 0.5, so
-    every step is 'bad': it collapses, restarts once from its last healthy checkpoint,
+    every step is 'bad': it collapses, restarts once (from scratch),
     collapses again and trains on to the end (one run: compiling ReDO is the slow part)."""
     from experiments.configs import redo_fg_bg
     from ocg_jax.analysis.runs import load_run
@@ -130,7 +130,9 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     assert fg["best_region_per_image"]["iou"] >= fg["fixed_region"]["iou"]
 
 
-def test_a_restart_resumes_from_the_last_checkpoint_before_the_drift(forced_collapse_run, tmp_path):
+def test_a_restart_starts_from_scratch_or_from_the_checkpoint_before_the_drift(
+    forced_collapse_run, tmp_path
+):
     import shutil
 
     from experiments.configs import redo_fg_bg
@@ -146,8 +148,16 @@ def test_a_restart_resumes_from_the_last_checkpoint_before_the_drift(forced_coll
     last = steps[-1]
     error = CollapseError("test", step=last + 2, streak_start=last + 1, drift_start=last)
     c = redo_fg_bg.get_config("32,quick")
+    c.collapse.from_scratch = False
     _restart_after_collapse(c, workdir, error, progress=False)
     record = json.loads((workdir / "collapse.json").read_text())["restarts"]
     assert record[-1]["resumed_from"] == steps[-2]  # not steps[-1], written during the drift
     assert Checkpointer(workdir / "checkpoints", save_every=3).all_steps() == steps[:-1]
     assert list((workdir / "checkpoints.collapsed").glob(f"{last}-*"))  # moved, not deleted
+    # the default, as the original: from scratch, every checkpoint moved aside
+    c.collapse.from_scratch = True
+    _restart_after_collapse(c, workdir, error, progress=False)
+    record = json.loads((workdir / "collapse.json").read_text())["restarts"]
+    assert len(record) == 2 and record[-1]["resumed_from"] is None
+    assert Checkpointer(workdir / "checkpoints", save_every=3).all_steps() == []
+    assert len(list((workdir / "checkpoints.collapsed").glob("*"))) >= len(steps)

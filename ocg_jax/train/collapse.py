@@ -2,14 +2,16 @@
 
 A family names the per-step metrics to watch (``model.collapse_metrics``, region
 areas in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps),
-``healthy``, ``restart`` and ``max_restarts``.  A logged step is *bad* when a
+``healthy``, ``restart``, ``from_scratch`` and ``max_restarts``.  A logged step is *bad* when a
 watched area is below ``threshold`` or above ``1 - threshold``; ``window`` bad steps
 in a row are a collapse.  The loop then says so (log line, ``collapsed`` in
-metrics.jsonl) and, with ``restart``, resumes from the last *healthy* checkpoint
-with new randomness: the last one written before the areas last left
-``[healthy, 1 - healthy]`` (from scratch if there is none).  A collapse is a steady
-drift, so a checkpoint taken on the way down (an area just above the threshold)
-would only collapse again.  Later checkpoints move to
+metrics.jsonl) and, with ``restart``, starts again with new randomness: from scratch
+(``from_scratch``, the default, as the original), or else from the last *healthy*
+checkpoint, the last one written before the areas last left ``[healthy, 1 - healthy]``.
+A collapse is a steady drift, so a checkpoint taken on the way down (an area just above
+the threshold) would only collapse again; every collapse we have seen drifted from the
+first steps, so no checkpoint of such a run is healthy (docs/redo.md).  Later checkpoints
+move to
 ``checkpoints.collapsed/``; ``collapse.json`` in the run directory counts the
 restarts, and the restored state's rng is folded with it.
 """
@@ -24,6 +26,7 @@ DEFAULTS = {
     "window": 1000,
     "healthy": 0.15,
     "restart": False,
+    "from_scratch": True,  # every collapsed run we have seen drifted from step 0
     "max_restarts": 3,
 }
 

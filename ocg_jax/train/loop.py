@@ -85,11 +85,14 @@ def train_and_evaluate(
 
 
 def _restart_after_collapse(config, workdir: Path, error, progress: bool) -> None:
-    """Move the checkpoints written since the bad streak began aside, record the restart."""
+    """Move aside every checkpoint (``collapse.from_scratch``) or those written since the
+    areas began to drift, and record the restart."""
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
     )
-    healthy = max((s for s in ckpt.all_steps() if s < error.drift_start), default=None)
+    before_drift = [s for s in ckpt.all_steps() if s < error.drift_start]
+    from_scratch = collapse.settings(config)["from_scratch"]
+    healthy = None if from_scratch or not before_drift else max(before_drift)
     moved = ckpt.move_after(healthy, "collapsed")
     ckpt.close()
     record = collapse.read_record(workdir)
