@@ -3,15 +3,16 @@
     python -m experiments.seeds --config=experiments/configs/redo_fg_bg.py:cpu --seeds=0,1,2 \
         --out_dir=runs/redo_cpu [--parallel=3] [--time_limit=3600] \
         [--eval_flags=--num_images=500,--fd_images=0,--probe_train_images=0] \
-        -- --config.model.nf_gen=32     # config overrides after "--", given to every seed
+        [--config.num_steps=4000 ...]     # overrides as for experiments.train, for every seed
 
 The dataset is prepared first, once; then seed S trains in ``OUT_DIR/seed_S`` as its own
 ``experiments.train`` process (log: ``OUT_DIR/seed_S.log``); a run already there resumes.
-``--parallel`` trains that many at once: small models share one GPU well (3 ReDO runs at
-64 px on one H200, ``docs/redo.md``); on a CPU keep 1.  ``--time_limit`` (seconds) stops a
-run with SIGINT and keeps its checkpoints; it is then evaluated at its last checkpoint.
-``experiments.evaluate`` runs on each seed with ``--eval_flags``, then ``OUT_DIR/seeds.md``
-gets a row per seed and the mean ± std (``experiments.compare``).
+``--parallel`` trains that many at once: small models share one GPU well (3 ReDO runs
+at 64 px on one H200, ``docs/redo.md``); on a CPU keep 1.  ``--time_limit`` (seconds of
+wall time, compilation included) stops a run with SIGINT and keeps its checkpoints; it
+is then evaluated at its last one.  ``experiments.evaluate`` runs on each seed with
+``--eval_flags``, then ``OUT_DIR/seeds.md`` gets a row per seed and the mean ± std
+(``experiments.compare``).
 """
 
 import json
