@@ -33,10 +33,12 @@ def _random(shape, seed):
 
 def _as_accurate_as_lax(fn, *args):
     """``fn(conv, *args)`` with oneDNN's conv is as close to float64 as with XLA's own float32
-    conv: per array, its largest error is at most 4x lax's (plus 1e-6 of the array's scale).
+    conv: per array, its largest error is at most 4x lax's, plus 1e-4 of the array's scale.
     A fixed tolerance cannot be right for both: the sums here cancel to values far smaller
     than their terms, so float32's error follows the terms (seen: 7e-4 on a value of 20),
-    and it differs with the machine's summation order."""
+    and it differs with the machine's summation order; where lax's order happens to be lucky
+    (1.5e-4 against oneDNN's 7e-4 on that value, on one AMD box), the floor holds.  A layout
+    or indexing bug errs by the values' own size."""
     got = fn(onednn.conv_general_dilated, *args)
     lax_f32 = fn(jax.lax.conv_general_dilated, *args)
     with jax.enable_x64():
@@ -44,7 +46,7 @@ def _as_accurate_as_lax(fn, *args):
     for g, f, r in zip(*map(jax.tree.leaves, (got, lax_f32, ref)), strict=True):
         r = np.asarray(r)
         lax_err = np.abs(np.asarray(f) - r).max()
-        np.testing.assert_allclose(g, r, rtol=0, atol=4 * lax_err + 1e-6 * np.abs(r).max())
+        np.testing.assert_allclose(g, r, rtol=0, atol=4 * lax_err + 1e-4 * np.abs(r).max())
 
 
 def test_available_on_this_cpu():
