@@ -16,16 +16,15 @@ is then evaluated at its last one.  ``experiments.evaluate`` runs on each seed w
 """
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
+from experiments.jobs import run_jobs
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "experiment config file[:variant]", lock_config=True
@@ -69,44 +68,8 @@ def _prepare_data(config) -> None:
                 data.get("manual_dir"))  # fmt: skip
 
 
-def train_all(jobs: list[tuple[list[str], Path]], parallel: int, limit: float | None) -> dict:
-    """Run ``(command, log file)`` jobs, ``parallel`` at a time; SIGINT after ``limit`` s.
-    Returns ``{log file: "done" | "stopped at the time limit" | "failed (exit N)"}``."""
-    waiting, running, ended = list(jobs), {}, {}
-    while waiting or running:
-        while waiting and len(running) < parallel:
-            command, log = waiting.pop(0)
-            with open(log, "a") as f:
-                running[log] = (subprocess.Popen(command, stdout=f, stderr=f), time.time(), False)
-        time.sleep(1.0)
-        for log, (proc, start, stopped) in list(running.items()):
-            rc = proc.poll()
-            if rc is not None:
-                del running[log]
-                ended[log] = "stopped at the time limit" if stopped else (
-                    "done" if rc == 0 else f"failed (exit {rc}; see {log})"
-                )  # fmt: skip
-            elif limit is not None and not stopped and time.time() - start > limit:
-                proc.send_signal(signal.SIGINT)
-                running[log] = (proc, start, True)
-    return ended
-
-
-def per_seed_markdown(results: list[dict]) -> str:
-    """A row per run: seed, step and every metric of ``experiments.compare``'s table."""
-    from ocg_jax.analysis.compare import flat_metrics
-
-    flats = [flat_metrics(r) for r in results]
-    columns = list(dict.fromkeys(c for f in flats for c in f))
-    lines = ["| seed | step | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
-    for r, f in zip(results, flats, strict=True):
-        cells = [f"{f[c]:.4g}" if c in f else "" for c in columns]
-        lines.append(f"| {r['seed']} | {r['step']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv):
-    from ocg_jax.analysis.compare import load_results, summarise, to_markdown
+    from ocg_jax.analysis.compare import load_results, per_run_markdown, summarise, to_markdown
 
     if len(argv) > 1:
         raise cli.UsageError(f"unexpected arguments {argv[1:]}; give flags only")
@@ -116,7 +79,7 @@ def main(argv):
     out.mkdir(parents=True, exist_ok=True)
     dirs = {s: out / f"seed_{s}" for s in _SEEDS.value}
     jobs = [(_train_command(s, d, config_args), out / f"seed_{s}.log") for s, d in dirs.items()]
-    ended = train_all(jobs, _PARALLEL.value, _TIME_LIMIT.value)
+    ended = run_jobs(jobs, _PARALLEL.value, _TIME_LIMIT.value)
     evaluated = []
     for seed, workdir in dirs.items():
         status = ended[out / f"seed_{seed}.log"]
@@ -133,7 +96,7 @@ def main(argv):
     if not evaluated:
         raise cli.UsageError(f"no seed trained and evaluated; see the logs in {out}")
     results = load_results(evaluated)
-    table = per_seed_markdown(results) + "\n" + to_markdown(*summarise(results))
+    table = per_run_markdown(results) + "\n" + to_markdown(*summarise(results))
     (out / "seeds.md").write_text(table)
     (out / "seeds.json").write_text(json.dumps({s: ended[out / f"seed_{s}.log"] for s in dirs}))
     print(table)

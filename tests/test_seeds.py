@@ -1,12 +1,14 @@
-"""experiments.seeds: several seeds of one config trained side by side, evaluated, tabulated."""
+"""experiments.seeds: several seeds of one config trained side by side, evaluated, tabulated
+(its subprocesses through experiments.jobs)."""
 
 import json
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from experiments.seeds import train_all
+from experiments.jobs import run_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,9 +18,14 @@ def test_runs_go_in_parallel_stop_at_the_time_limit_and_failures_are_named(tmp_p
     quick = [sys.executable, "-c", "print('ok')"]
     fail = [sys.executable, "-c", "raise SystemExit(3)"]
     logs = [tmp_path / f"{i}.log" for i in range(4)]
-    start = time.time()
-    ended = train_all(list(zip([sleep, sleep, quick, fail], logs, strict=True)), 2, 3.0)
-    assert time.time() - start < 30  # both sleepers stopped together, not one after the other
+    # launched as a shell's background job: SIGINT ignored, which the runs would inherit
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start = time.time()
+        ended = run_jobs(list(zip([sleep, sleep, quick, fail], logs, strict=True)), 2, 3.0)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert time.time() - start < 30  # both sleepers stopped by SIGINT together
     assert ended[logs[0]] == ended[logs[1]] == "stopped at the time limit"
     assert ended[logs[2]] == "done" and logs[2].read_text().strip() == "ok"
     assert ended[logs[3]].startswith("failed (exit 3")

@@ -99,6 +99,17 @@ def to_markdown(columns, rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def per_run_markdown(results: list[dict]) -> str:
+    """A row per run (seed, step, then every column of ``flat_metrics``), unaveraged."""
+    flats = [flat_metrics(r) for r in results]
+    columns = list(dict.fromkeys(c for f in flats for c in f))
+    lines = ["| seed | step | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
+    for r, f in zip(results, flats, strict=True):
+        cells = [f"{f[c]:.4g}" if c in f else "" for c in columns]
+        lines.append(f"| {r['seed']} | {r['step']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def to_csv(columns, rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
