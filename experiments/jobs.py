@@ -4,6 +4,7 @@ No flags are defined here, so tests and other launchers can import it (``experim
 defines required ones).
 """
 
+import os
 import signal
 import subprocess
 import time
@@ -18,17 +19,32 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def shared_device_env(parallel: int, environ=os.environ) -> dict:
+    """``environ`` for one of ``parallel`` JAX processes on one accelerator: each takes
+    0.9 / parallel of its memory (JAX's default, 75% each, would leave the second one out of
+    memory) unless the user set ``XLA_PYTHON_CLIENT_MEM_FRACTION`` or ``_PREALLOCATE``."""
+    env = dict(environ)
+    keys = ("XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_PREALLOCATE")
+    if parallel > 1 and not any(k in env for k in keys):
+        env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{0.9 / parallel:.3f}"
+    return env
+
+
 def run_jobs(jobs: list[tuple[list[str], Path]], parallel: int, limit: float | None) -> dict:
-    """Run ``(command, log file)`` jobs, ``parallel`` at a time, output appended to the log.
+    """Run ``(command, log file)`` jobs, ``parallel`` at a time, output appended to the log,
+    each with ``shared_device_env(parallel)``.
     A job still running ``limit`` seconds after its start gets SIGINT (a KeyboardInterrupt:
     checkpoints already written stay), and SIGTERM ``GRACE_S`` later.  Returns ``{log file:
     "done" | "stopped at the time limit" | "failed (exit N; see LOG)"}``."""
     waiting, running, ended = list(jobs), {}, {}
+    env = shared_device_env(parallel)
     while waiting or running:
         while waiting and len(running) < parallel:
             command, log = waiting.pop(0)
             with open(log, "a") as f:
-                proc = subprocess.Popen(command, stdout=f, stderr=f, preexec_fn=_default_sigint)
+                proc = subprocess.Popen(
+                    command, stdout=f, stderr=f, env=env, preexec_fn=_default_sigint
+                )
             running[log] = (proc, time.time(), None)
         time.sleep(0.5)
         for log, (proc, start, stopped_at) in list(running.items()):

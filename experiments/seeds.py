@@ -8,7 +8,8 @@
 The dataset is prepared first, once; then seed S trains in ``OUT_DIR/seed_S`` as its own
 ``experiments.train`` process (log: ``OUT_DIR/seed_S.log``); a run already there resumes.
 ``--parallel`` trains that many at once: small models share one GPU well (3 ReDO runs
-at 64 px on one H200, ``docs/redo.md``); on a CPU keep 1.  ``--time_limit`` (seconds of
+at 64 px on one H200, ``docs/redo.md``; each takes 0.9 / parallel of its memory unless
+``XLA_PYTHON_CLIENT_MEM_FRACTION`` is set); on a CPU keep 1.  ``--time_limit`` (seconds of
 wall time, compilation included) stops a run with SIGINT and keeps its checkpoints; it
 is then evaluated at its last one.  ``experiments.evaluate`` runs on each seed with
 ``--eval_flags``, then ``OUT_DIR/seeds.md`` gets a row per seed and the mean ± std

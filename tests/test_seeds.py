@@ -8,27 +8,34 @@ import sys
 import time
 from pathlib import Path
 
-from experiments.jobs import run_jobs
+from experiments.jobs import run_jobs, shared_device_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_runs_go_in_parallel_stop_at_the_time_limit_and_failures_are_named(tmp_path):
     sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
-    quick = [sys.executable, "-c", "print('ok')"]
+    show = [sys.executable, "-c", "import os; print(os.environ['XLA_PYTHON_CLIENT_MEM_FRACTION'])"]
     fail = [sys.executable, "-c", "raise SystemExit(3)"]
     logs = [tmp_path / f"{i}.log" for i in range(4)]
     # launched as a shell's background job: SIGINT ignored, which the runs would inherit
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         start = time.time()
-        ended = run_jobs(list(zip([sleep, sleep, quick, fail], logs, strict=True)), 2, 3.0)
+        ended = run_jobs(list(zip([sleep, sleep, show, fail], logs, strict=True)), 2, 3.0)
     finally:
         signal.signal(signal.SIGINT, previous)
     assert time.time() - start < 30  # both sleepers stopped by SIGINT together
     assert ended[logs[0]] == ended[logs[1]] == "stopped at the time limit"
-    assert ended[logs[2]] == "done" and logs[2].read_text().strip() == "ok"
+    assert ended[logs[2]] == "done" and logs[2].read_text().strip() == "0.450"
     assert ended[logs[3]].startswith("failed (exit 3")
+
+
+def test_parallel_runs_share_the_accelerators_memory_unless_told_otherwise():
+    assert shared_device_env(3, {})["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.300"
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in shared_device_env(1, {})
+    mine = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    assert shared_device_env(3, mine) == mine
 
 
 def test_two_seeds_train_at_once_and_get_a_row_each(tmp_path):
