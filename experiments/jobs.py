@@ -13,10 +13,19 @@ from pathlib import Path
 GRACE_S = 120.0  # after SIGINT: time to finish a checkpoint write before SIGTERM
 
 
-def _default_sigint() -> None:
-    # a shell's background job (``cmd &``) and pytest-xdist's workers ignore SIGINT, and the
-    # child would inherit that; it must stop on the limit's SIGINT as from a terminal
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _spawn(command: list[str], log: Path, env: dict) -> subprocess.Popen:
+    """``command`` with SIGINT at its default even where this process ignores it (a shell's
+    background job, pytest-xdist's workers): exec keeps an ignored signal ignored, and the
+    run would not stop at the limit, but resets a handled one to its default."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with open(log, "a") as f:
+            return subprocess.Popen(command, stdout=f, stderr=f, env=env)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def shared_device_env(parallel: int, environ=os.environ) -> dict:
@@ -41,11 +50,7 @@ def run_jobs(jobs: list[tuple[list[str], Path]], parallel: int, limit: float | N
     while waiting or running:
         while waiting and len(running) < parallel:
             command, log = waiting.pop(0)
-            with open(log, "a") as f:
-                proc = subprocess.Popen(
-                    command, stdout=f, stderr=f, env=env, preexec_fn=_default_sigint
-                )
-            running[log] = (proc, time.time(), None)
+            running[log] = (_spawn(command, log, env), time.time(), None)
         time.sleep(0.5)
         for log, (proc, start, stopped_at) in list(running.items()):
             rc = proc.poll()
