@@ -79,16 +79,17 @@ def main(argv):
     out = Path(_OUT.value)
     out.mkdir(parents=True, exist_ok=True)
     dirs = {s: out / f"seed_{s}" for s in _SEEDS.value}
-    jobs = [(_train_command(s, d, config_args), out / f"seed_{s}.log") for s, d in dirs.items()]
+    logs = {s: out / f"seed_{s}.log" for s in _SEEDS.value}
+    jobs = [(_train_command(s, dirs[s], config_args), logs[s]) for s in dirs]
     ended = run_jobs(jobs, _PARALLEL.value, _TIME_LIMIT.value)
+    status = {s: ended[logs[s]] for s in dirs}
     evaluated = []
     for seed, workdir in dirs.items():
-        status = ended[out / f"seed_{seed}.log"]
-        print(f"seed {seed}: training {status}", flush=True)
-        if status.startswith("failed") or not (workdir / "checkpoints").is_dir():
+        print(f"seed {seed}: training {status[seed]}", flush=True)
+        if status[seed].startswith("failed") or not (workdir / "checkpoints").is_dir():
             continue
         command = [sys.executable, "-m", "experiments.evaluate", f"--workdir={workdir}"]
-        with open(out / f"seed_{seed}.log", "a") as f:
+        with open(logs[seed], "a") as f:
             rc = subprocess.run(command + _EVAL_FLAGS.value, stdout=f, stderr=f).returncode
         if rc == 0:
             evaluated.append(workdir)
@@ -99,7 +100,7 @@ def main(argv):
     results = load_results(evaluated)
     table = per_run_markdown(results) + "\n" + to_markdown(*summarise(results))
     (out / "seeds.md").write_text(table)
-    (out / "seeds.json").write_text(json.dumps({s: ended[out / f"seed_{s}.log"] for s in dirs}))
+    (out / "seeds.json").write_text(json.dumps(status))
     print(table)
     if len(evaluated) < len(dirs):
         sys.exit(1)

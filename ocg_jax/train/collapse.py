@@ -10,9 +10,8 @@ metrics.jsonl) and, with ``restart``, starts again with new randomness: from scr
 checkpoint, the last one written before the areas last left ``[healthy, 1 - healthy]``.
 A collapse is a steady drift, so a checkpoint taken on the way down (an area just above
 the threshold) would only collapse again; every collapse we have seen drifted from the
-first steps, so no checkpoint of such a run is healthy (docs/redo.md).  Later checkpoints
-move to
-``checkpoints.collapsed/``; ``collapse.json`` in the run directory counts the
+first steps, so no checkpoint of such a run is healthy (docs/redo.md).  Checkpoints
+set aside move to ``checkpoints.collapsed/``; ``collapse.json`` in the run directory counts the
 restarts, and the restored state's rng is folded with it.
 """
 

@@ -90,9 +90,9 @@ def _restart_after_collapse(config, workdir: Path, error, progress: bool) -> Non
     ckpt = Checkpointer(
         workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
     )
-    before_drift = [s for s in ckpt.all_steps() if s < error.drift_start]
+    before_drift = (s for s in ckpt.all_steps() if s < error.drift_start)
     from_scratch = collapse.settings(config)["from_scratch"]
-    healthy = None if from_scratch or not before_drift else max(before_drift)
+    healthy = None if from_scratch else max(before_drift, default=None)
     moved = ckpt.move_after(healthy, "collapsed")
     ckpt.close()
     record = collapse.read_record(workdir)
