@@ -110,7 +110,20 @@ def test_a_restart_goes_back_to_before_the_drift_not_just_the_streak():
         settings({"collapse": {"threshold": 0.2, "healthy": 0.1}})
 
 
+def test_the_collapse_summary_reads_the_areas_and_the_restart_record(tmp_path):
+    from ocg_jax.train import collapse
+
+    config = {"collapse": {"threshold": 0.1}}
+    healthy = collapse.summary(tmp_path, {"area_0": 0.78, "area_1": 0.22}, config)
+    assert healthy == {"restarts": 0, "flagged": False, "collapsed": False, "threshold": 0.1}
+    collapse.write_record(tmp_path, {"restarts": [{"step": 9}, {"step": 20}]})
+    (tmp_path / "metrics.jsonl").write_text('{"step": 30, "collapsed": 1.0}\n')
+    gone = collapse.summary(tmp_path, {"area_0": 0.95, "area_1": 0.05}, config)
+    assert gone == {"restarts": 2, "flagged": True, "collapsed": True, "threshold": 0.1}
+
+
 def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
+    from ocg_jax.analysis.compare import flat_metrics
     from ocg_jax.analysis.evaluation import evaluate_run
 
     workdir, run = forced_collapse_run
@@ -128,6 +141,12 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     fg = result["foreground"]
     assert set(fg) == {"best_region_per_image", "fixed_region"}
     assert fg["best_region_per_image"]["iou"] >= fg["fixed_region"]["iou"]
+    # its areas are outside [0.4999, 0.5001]: collapsed now, after one restart
+    assert result["collapse"] == {
+        "restarts": 1, "flagged": True, "collapsed": True, "threshold": 0.4999
+    }  # fmt: skip
+    row = flat_metrics(result)  # what experiments.seeds tabulates per seed
+    assert row["restarts"] == 1.0 and row["collapsed"] == 1.0
 
 
 def test_a_restart_starts_from_scratch_or_from_the_checkpoint_before_the_drift(

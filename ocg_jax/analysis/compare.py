@@ -4,7 +4,9 @@ Runs are grouped by their configuration with the seed left out, so several seeds
 one config form one row.  Columns are every metric found: the ``metrics`` block,
 the Fréchet distance, the Fréchet Segmentation Distance (from the run's
 ``segment_stats.json`` when ``experiments.segment_stats`` wrote one), counting
-(accuracy and box IoU per split) and the probes' accuracies (latents, logistic and MLP).
+(accuracy and box IoU per split), the probes' accuracies (latents, logistic and MLP), and
+for runs watched for collapse (ReDO) the ``restarts`` made and whether the model is
+``collapsed`` (1 or 0: the mean over seeds is the share that collapsed).
 """
 
 import csv
@@ -42,6 +44,9 @@ def flat_metrics(result: dict) -> dict[str, float]:
     for protocol, fg in result.get("foreground", {}).items():
         if isinstance(fg, dict):
             row[f"fg_acc_{protocol}"], row[f"fg_iou_{protocol}"] = fg["accuracy"], fg["iou"]
+    if "collapse" in result:  # 1 / 0 per seed: the mean over seeds is the share
+        row["restarts"] = float(result["collapse"]["restarts"])
+        row["collapsed"] = float(result["collapse"]["collapsed"])
     for name, value in result.get("disentanglement", {}).items():
         if isinstance(value, float):
             row[name] = value

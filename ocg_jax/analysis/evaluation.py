@@ -219,6 +219,11 @@ def evaluate_run(
         result["foreground"] = foreground_evaluation(
             run, scores, eval_batch, batch_size, seed, progress
         )
+    if getattr(run.model, "collapse_metrics", ()) and run.config.get("collapse") is not None:
+        from ocg_jax.train import collapse
+
+        areas = {k: result["metrics"][k] for k in run.model.collapse_metrics}
+        result["collapse"] = collapse.summary(run.workdir, areas, run.config)
     if getattr(run.model, "disentangles", False):
         from ocg_jax.analysis.disentangling import disentanglement_evaluation
 
@@ -275,6 +280,12 @@ def format_table(result: dict) -> str:
                 f"{'fg ' + protocol:<28}  accuracy {fg['accuracy']:.4f}  IoU {fg['iou']:.4f}"
                 + (f"  (region {fg['region']})" if "region" in fg else "")
             )
+    if "collapse" in result:
+        c = result["collapse"]
+        lines.append(
+            f"{'collapse':<28}  restarts {c['restarts']}, flagged {c['flagged']}, collapsed now "
+            f"{c['collapsed']} (an area outside [{c['threshold']:g}, {1 - c['threshold']:g}])"
+        )
     for name, value in result.get("disentanglement", {}).items():
         lines.append(
             f"{name:<28}{value:>12.4f}" if isinstance(value, float) else f"{name:<28}{value:>12}"

@@ -112,3 +112,20 @@ def reseed(state, record: dict, restored_step: int | None):
     if not restarts or restarts[-1]["resumed_from"] != restored_step:
         return state
     return state.replace(rng=jax.random.fold_in(state.rng, 7919 * len(restarts)))
+
+
+def summary(workdir: Path, areas: dict[str, float], config) -> dict:
+    """What ``eval.json`` says about collapse (``result["collapse"]``): ``restarts`` made,
+    ``flagged`` (the monitor found a collapse in the run as it stands, after its last
+    restart, and it trained on) and ``collapsed`` (a mean area of the evaluated images in
+    ``areas`` is outside ``[threshold, 1 - threshold]``)."""
+    watch = settings(config)
+    t = watch["threshold"]
+    rows = Path(workdir) / "metrics.jsonl"
+    flagged = rows.exists() and any('"collapsed"' in line for line in open(rows))
+    return {
+        "restarts": len(read_record(workdir)["restarts"]),
+        "flagged": bool(flagged),
+        "collapsed": any(not t <= a <= 1 - t for a in areas.values()),
+        "threshold": t,
+    }
