@@ -6,7 +6,9 @@ thresholded at 0.5 is the predicted foreground when k is taken as the foreground
 Each function is jit-able and returns per-image ``[B]`` scores.
 
 * ``best_region_scores``: per image, the region whose IoU is best (the lenient
-  protocol ReDO reports), with that region's accuracy.
+  protocol ReDO reports), with that region's accuracy.  The original's code takes the
+  better accuracy and the better IoU separately; one region for both is stricter, and
+  differs only where the two disagree (a collapsing model: docs/redo.md).
 * ``region_scores`` with a fixed ``region``: the same region for every image,
   chosen once per model (``choose_region`` on validation images).
 """
