@@ -119,13 +119,12 @@ def summary(workdir: Path, areas: dict[str, float], config) -> dict:
     ``flagged`` (the monitor found a collapse in the run as it stands, after its last
     restart, and it trained on) and ``collapsed`` (a mean area of the evaluated images in
     ``areas`` is outside ``[threshold, 1 - threshold]``)."""
-    watch = settings(config)
-    t = watch["threshold"]
-    rows = Path(workdir) / "metrics.jsonl"
-    flagged = rows.exists() and any('"collapsed"' in line for line in open(rows))
+    t = settings(config)["threshold"]
+    path = Path(workdir) / "metrics.jsonl"
+    rows = path.read_text().splitlines() if path.exists() else []
     return {
         "restarts": len(read_record(workdir)["restarts"]),
-        "flagged": bool(flagged),
+        "flagged": any("collapsed" in json.loads(row) for row in rows),
         "collapsed": any(not t <= a <= 1 - t for a in areas.values()),
         "threshold": t,
     }
