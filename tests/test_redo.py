@@ -110,6 +110,54 @@ def test_a_restart_goes_back_to_before_the_drift_not_just_the_streak():
         settings({"collapse": {"threshold": 0.2, "healthy": 0.1}})
 
 
+def test_the_drift_rule_stops_a_run_whose_areas_move_early():
+    from ocg_jax.train.collapse import DRIFT_AVERAGE, settings
+
+    def run(area_at, first_step=1, steps=300):
+        monitor = CollapseMonitor(
+            ("area_0", "area_1"), 0.1, 1000, 0.15, drift=0.08, drift_steps=250
+        )
+        for s in range(first_step, first_step + steps):
+            monitor.check(s, {"area_0": area_at(s), "area_1": 1 - area_at(s)})
+
+    noisy = lambda s: 0.5 + 0.03 * (-1) ** s  # one batch's noise, no drift
+    run(noisy)
+    drifting = lambda s: 0.53 + 0.0006 * s  # 3 points per 50 steps, as the collapsed runs
+    with pytest.raises(CollapseError, match="drifting") as e:
+        run(drifting)
+    # the mean of the first steps is ~0.536; the trailing mean passes 0.616 near step 157
+    assert e.value.early and 150 <= e.value.step <= 165 and e.value.drift_start == 1
+    run(lambda s: 0.53 + 0.0006 * min(s, 100))  # moved 0.06, then held: not a collapse
+    run(drifting, first_step=2)  # a resumed run: no start to compare with
+    run(lambda s: noisy(s) if s <= 250 else 0.9)  # after drift_steps the rule is off
+    assert DRIFT_AVERAGE == 20
+    with pytest.raises(ValueError, match="drift_steps"):
+        settings({"collapse": {"drift": 0.08, "drift_steps": 30}})
+
+
+def test_a_run_that_drifts_early_restarts_then_trains_on_still_watched(tmp_path, data_dir):
+    """Through the loop: any movement is a drift here, so both attempts are stopped at the
+    first step the rule can judge (2 x DRIFT_AVERAGE); the second trains on, and its
+    areas (all 'bad' here) are still watched: flagged again when the window fills."""
+    from experiments.configs import redo_fg_bg
+    from ocg_jax.train.collapse import DRIFT_AVERAGE
+    from ocg_jax.train.loop import train_and_evaluate
+
+    c = redo_fg_bg.get_config("32,quick")
+    c.data.data_dir = data_dir
+    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 48, 8, 100, 100
+    c.collapse.update(restart=True, max_restarts=1, drift=1e-6, drift_steps=45)
+    c.collapse.update(threshold=0.4999, healthy=0.4999, window=44)
+    train_and_evaluate(c, tmp_path / "run", progress=False)
+    (restart,) = json.loads((tmp_path / "run" / "collapse.json").read_text())["restarts"]
+    assert restart["step"] == 2 * DRIFT_AVERAGE and restart["resumed_from"] is None
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [r["step"] for r in rows if "collapsed" in r] == [2 * DRIFT_AVERAGE, 44]
+    assert rows[-1]["step"] == 48
+
+
 def test_the_collapse_summary_reads_the_areas_and_the_restart_record(tmp_path):
     from ocg_jax.train import collapse
 

@@ -2,9 +2,9 @@
 
 A family names the per-step metrics to watch (``model.collapse_metrics``, region
 areas in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps),
-``healthy``, ``restart``, ``from_scratch`` and ``max_restarts``.  A logged step is *bad* when a
-watched area is below ``threshold`` or above ``1 - threshold``; ``window`` bad steps
-in a row are a collapse.  The loop then says so (log line, ``collapsed`` in
+``healthy``, ``restart``, ``from_scratch``, ``max_restarts``, ``drift`` and
+``drift_steps``.  A logged step is *bad* when a watched area is below ``threshold`` or
+above ``1 - threshold``; ``window`` bad steps in a row are a collapse.  The loop then says so (log line, ``collapsed`` in
 metrics.jsonl) and, with ``restart``, starts again with new randomness: from scratch
 (``from_scratch``, the default, as the original), or else from the last *healthy*
 checkpoint, the last one written before the areas last left ``[healthy, 1 - healthy]``.
@@ -13,9 +13,17 @@ the threshold) would only collapse again; every collapse we have seen drifted fr
 first steps, so no checkpoint of such a run is healthy (docs/redo.md).  Checkpoints
 set aside move to ``checkpoints.collapsed/``; ``collapse.json`` in the run directory counts the
 restarts, and the restored state's rng is folded with it.
+
+An early rule, off by default (``drift`` 0): a run that starts from scratch is a
+collapse at once if, by step ``drift_steps``, a watched area has moved more than
+``drift`` from where it started (both as means over ``DRIFT_AVERAGE`` steps).  On
+``fg_bg`` at 32 px every run that collapsed had moved 0.10-0.15 by step 250, and the runs
+that segmented had held within 0.02 (docs/redo.md), so it stops a doomed attempt some
+600 steps before the areas leave ``[threshold, 1 - threshold]``.  Not in the original.
 """
 
 import json
+from collections import deque
 from pathlib import Path
 
 import jax
@@ -27,16 +35,22 @@ DEFAULTS = {
     "restart": False,
     "from_scratch": True,  # every collapsed run we have seen drifted from step 0
     "max_restarts": 3,
+    "drift": 0.0,  # off; :cpu uses 0.08 (see the module docstring)
+    "drift_steps": 300,
 }
+DRIFT_AVERAGE = 20  # steps per mean: one batch's area is noisy
 
 
 class CollapseError(RuntimeError):
     """A region collapsed at ``step``: its areas were bad from ``streak_start`` and outside
-    the healthy band from ``drift_start`` (at or before it)."""
+    the healthy band from ``drift_start`` (at or before it); ``early``: the drift rule."""
 
-    def __init__(self, message: str, step: int, streak_start: int, drift_start: int):
+    def __init__(
+        self, message: str, step: int, streak_start: int, drift_start: int, early: bool = False
+    ):
         super().__init__(message)
         self.step, self.streak_start, self.drift_start = step, streak_start, drift_start
+        self.early = early
 
 
 def settings(config) -> dict | None:
@@ -54,20 +68,37 @@ def settings(config) -> dict | None:
             f"config.collapse needs 0 <= threshold <= healthy < 0.5, got threshold="
             f"{out['threshold']} and healthy={out['healthy']}"
         )
+    if out["drift"] and not (0 < out["drift"] < 1 and out["drift_steps"] > 2 * DRIFT_AVERAGE):
+        raise ValueError(
+            f"config.collapse.drift must be 0 (off) or in (0, 1) with drift_steps > "
+            f"{2 * DRIFT_AVERAGE}, got drift={out['drift']} and drift_steps={out['drift_steps']}"
+        )
     return out
 
 
 class CollapseMonitor:
     """Feed it each logged row (``check``); raises ``CollapseError`` on a collapse."""
 
-    def __init__(self, names: tuple[str, ...], threshold: float, window: int, healthy: float):
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        threshold: float,
+        window: int,
+        healthy: float,
+        drift: float = 0.0,
+        drift_steps: int = 0,
+    ):
         self.names, self.threshold, self.window = tuple(names), threshold, window
-        self.healthy = healthy
+        self.healthy, self.drift, self.drift_steps = healthy, drift, drift_steps
         self.streak_start: int | None = None
         self.drift_start: int | None = None  # first step of the current run outside the band
+        self.first: deque = deque(maxlen=DRIFT_AVERAGE)  # the areas of the run's first steps
+        self.last: deque = deque(maxlen=DRIFT_AVERAGE)
 
     def check(self, step: int, row: dict) -> None:
         areas = {k: float(row[k]) for k in self.names if k in row}
+        if self.drift and step <= self.drift_steps:
+            self._check_drift(step, areas)
         if all(self.healthy <= a <= 1 - self.healthy for a in areas.values()):
             self.drift_start = None
         elif self.drift_start is None:
@@ -86,6 +117,29 @@ class CollapseMonitor:
                 step,
                 self.streak_start,
                 min(s for s in (self.drift_start, self.streak_start) if s is not None),
+            )
+
+    def _check_drift(self, step: int, areas: dict) -> None:
+        """The early rule: only for a run watched from its first step (not a resume)."""
+        if step == 1:
+            self.first.clear()
+        elif not self.first:
+            return
+        (self.first if len(self.first) < DRIFT_AVERAGE else self.last).append(areas)
+        if len(self.last) < DRIFT_AVERAGE:
+            return
+        mean = lambda rows, k: sum(r[k] for r in rows) / len(rows)
+        moved = {k: (mean(self.first, k), mean(self.last, k)) for k in areas}
+        far = {k: ab for k, ab in moved.items() if abs(ab[1] - ab[0]) > self.drift}
+        if far:
+            shown = ", ".join(f"{k} {a:.3f} -> {b:.3f}" for k, (a, b) in far.items())
+            raise CollapseError(
+                f"collapse at step {step}: drifting ({shown}, more than {self.drift:g} "
+                f"within {self.drift_steps} steps)",
+                step,
+                1,
+                1,
+                early=True,
             )
 
 

@@ -150,7 +150,9 @@ def _train(config, workdir: Path, mesh, progress: bool, built) -> TrainState:
     record = collapse.read_record(workdir)
     restarts = len(record["restarts"])
     monitor = (
-        collapse.CollapseMonitor(watched, watch["threshold"], watch["window"], watch["healthy"])
+        collapse.CollapseMonitor(
+            watched, *(watch[k] for k in ("threshold", "window", "healthy", "drift", "drift_steps"))
+        )
         if watch and watched
         else None
     )
@@ -217,7 +219,10 @@ def _train(config, workdir: Path, mesh, progress: bool, built) -> TrainState:
                 else (f"it restarted {restarts} times already (max_restarts)")
             )
             _say(primary, f"not restarting: {why}; training on")
-            monitor = None  # said once
+            if e.early:
+                monitor.drift = 0.0  # said once; the areas are still watched
+            else:
+                monitor = None  # said once
 
     def flush():
         """Fetch pending metrics (one host sync), check them, log the means."""
