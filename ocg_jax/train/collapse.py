@@ -1,25 +1,26 @@
 """Collapse of a region-splitting model (ReDO: one region takes the whole image).
 
-A family names the per-step metrics to watch (``model.collapse_metrics``, region
-areas in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps),
-``healthy``, ``restart``, ``from_scratch``, ``max_restarts``, ``drift`` and
-``drift_steps``.  A logged step is *bad* when a watched area is below ``threshold`` or
-above ``1 - threshold``; ``window`` bad steps in a row are a collapse.  The loop then says so (log line, ``collapsed`` in
-metrics.jsonl) and, with ``restart``, starts again with new randomness: from scratch
-(``from_scratch``, the default, as the original), or else from the last *healthy*
-checkpoint, the last one written before the areas last left ``[healthy, 1 - healthy]``.
-A collapse is a steady drift, so a checkpoint taken on the way down (an area just above
-the threshold) would only collapse again; every collapse we have seen drifted from the
-first steps, so no checkpoint of such a run is healthy (docs/redo.md).  Checkpoints
-set aside move to ``checkpoints.collapsed/``; ``collapse.json`` in the run directory counts the
-restarts, and the restored state's rng is folded with it.
+A family names the per-step metrics to watch (``model.collapse_metrics``, region areas
+in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps), ``healthy``,
+``restart``, ``from_scratch``, ``max_restarts``, ``drift`` and ``drift_steps``. A logged
+step is *bad* when a watched area is below ``threshold`` or above ``1 - threshold``;
+``window`` bad steps in a row are a collapse. The loop then says so (log line,
+``collapsed`` in metrics.jsonl) and, with ``restart``, starts again with new randomness:
+from scratch (``from_scratch``, the default, as the original), or else from the last
+*healthy* checkpoint, the last one written before the areas last left
+``[healthy, 1 - healthy]``. A collapse is a steady drift, so a checkpoint taken on the way
+down (an area just above the threshold) would only collapse again; every collapse we
+have seen drifted from the first steps, so no checkpoint of such a run is healthy (docs/redo.md).
+Checkpoints set aside move to ``checkpoints.collapsed/``; ``collapse.json`` in the run
+directory counts the restarts, and the restored state's rng is folded with it.
 
 An early rule, off by default (``drift`` 0): a run that starts from scratch is a
 collapse at once if, by step ``drift_steps``, a watched area has moved more than
-``drift`` from where it started (both as means over ``DRIFT_AVERAGE`` steps).  On
-``fg_bg`` at 32 px every run that collapsed had moved 0.10-0.15 by step 250, and the runs
-that segmented had held within 0.02 (docs/redo.md), so it stops a doomed attempt some
-600 steps before the areas leave ``[threshold, 1 - threshold]``.  Not in the original.
+``drift`` from where it started (both as means over ``DRIFT_AVERAGE`` steps). On
+``fg_bg`` at 32 px every run that collapsed had moved 0.10-0.15 by step 250, and the
+runs that segmented had held within 0.05 (docs/redo.md), so it stops a doomed attempt
+some 600 steps before the areas leave ``[threshold, 1 - threshold]``. Not in the
+original.
 """
 
 import json
