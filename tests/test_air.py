@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix
 from ocg_jax.data.digits import mnist_digits, sklearn_digits
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics.counting import box_iou, count_confusion, matched_box_iou
-from ocg_jax.models.air import annealed_prior, count_prior
+from ocg_jax.models.air import SCALE_FLOOR, AIRStep, StepSettings, annealed_prior, count_prior
 from ocg_jax.models.registry import get_model
 from ocg_jax.nn.transformer import box_where, read_glimpse, window_box, write_window
 
@@ -206,6 +206,94 @@ def test_bad_input_and_settings(small_air):
         get_model({**SMALL, "num_slots": 3})
 
 
+def _zeroed(tree):
+    return jax.tree.map(jnp.zeros_like, tree)
+
+
+def test_where_posterior_is_relative_to_the_prior_as_pyros(small_air):
+    """With the predictor's outputs at 0, q(z_where) = N(prior loc, softplus(0) * prior
+    scale): windows of the prior's size, scale 0.69 * 0.2 = 0.14 (Pyro's)."""
+    model, variables, images = small_air
+    params = variables["params"]["model"]
+    params = {**params, "step": {**params["step"], "predict": _zeroed(params["step"]["predict"])}}
+    pred = jnp.zeros((2, 6))
+    for relative, want in ((True, 0.2), (False, 1.0)):
+        net = model.net.clone(where_scale_relative=relative)
+
+        loc, scale = AIRStep(StepSettings.of(net), True).where_posterior(pred)
+        np.testing.assert_allclose(loc, [[3.0, 0.0, 0.0]] * 2)
+        np.testing.assert_allclose(scale[:, 0], (np.log(2) + SCALE_FLOOR) * want, rtol=1e-5)
+    v = {**variables, "params": {**variables["params"], "model": params}}
+    out, _ = model.apply(v, images, jax.random.PRNGKey(0), train=False)
+    np.testing.assert_allclose(out.z_where[:, 0], [[3.0, 0.0, 0.0]] * len(images), atol=1e-6)
+
+
+def test_learned_starts_and_baseline_options_get_gradients(small_air):
+    model, variables, images = small_air
+    params = variables["params"]
+    assert {"h_init", "c_init", "z_where_init", "z_what_init"} <= set(params["model"])
+    assert {"h_init", "c_init"} <= set(params["baseline"])
+    assert set(params["baseline"]["readout"]) == {"Dense_0", "Dense_1"}  # an MLP, as Pyro's
+
+    def loss(p):
+        out, _ = model.apply({**variables, "params": p}, images, jax.random.PRNGKey(3), train=True)
+        st = out.score_terms
+        return jnp.mean(out.losses["nll"]) + jnp.mean(st.mask * (st.signal - st.baseline) ** 2)
+
+    grads = jax.grad(loss)(params)
+    for group, name in (("model", "z_where_init"), ("model", "h_init"), ("baseline", "h_init")):
+        assert float(jnp.abs(grads[group][name]).sum()) > 0, (group, name)
+    linear = get_model({**SMALL, "baseline_hidden": 0, "baseline_scalar": 100.0})
+    v = linear.init(jax.random.PRNGKey(0), images)
+    assert set(v["params"]["baseline"]["readout"]) == {"Dense_0"}  # linear
+    out, _ = linear.apply(v, images, jax.random.PRNGKey(0), train=True)
+    unscaled = get_model({**SMALL, "baseline_hidden": 0})
+    ref, _ = unscaled.apply(v, images, jax.random.PRNGKey(0), train=True)
+    np.testing.assert_allclose(out.score_terms.baseline, 100 * ref.score_terms.baseline, rtol=1e-5)
+
+
+def test_decoder_output_bias_and_sigmoid(small_air):
+    """A zeroed decoder draws ``sigmoid(-2)`` windows with Pyro's bias -2 and sigmoid; raw
+    outputs (0) without the sigmoid and the bias."""
+    model, variables, _ = small_air
+    params = variables["params"]["model"]
+    zeroed = {**params, "step": {**params["step"], "decoder": _zeroed(params["step"]["decoder"])}}
+    v = {**variables, "params": {**variables["params"], "model": zeroed}}
+    s = model.sample(v, jax.random.PRNGKey(0), 4)
+    np.testing.assert_allclose(s.windows, 1 / (1 + np.exp(2.0)), rtol=1e-6)
+    raw = get_model({**SMALL, "decoder_sigmoid": False, "decoder_output_bias": None})
+    np.testing.assert_allclose(raw.sample(v, jax.random.PRNGKey(0), 4).windows, 0.0)
+
+
+def test_pyro_variant_is_the_tutorials_command():
+    """``main.py -n 200000 -blr 0.1 --z-pres-prior 0.01 --scale-prior-sd 0.2 --predict-net 200
+    --bl-predict-net 200 --decoder-output-use-sigmoid --decoder-output-bias -2`` (the rest
+    Pyro's defaults: lr 1e-4, batch 64, LSTM 256, z_what 50, likelihood sd 0.3)."""
+    from experiments.configs.air_multi_digits import get_config
+
+    c = get_config("pyro")
+    m = c.model
+    assert (c.num_steps, c.batch_size, c.optim.learning_rate) == (200_000, 64, 1e-4)
+    assert c.optim_groups.baseline.learning_rate == 0.1 and not c.reinforce.normalise
+    assert (m.count_prior_k, m.anneal_from, m.where_prior_scale[0]) == (0.01, 0.0, 0.2)
+    assert (m.hidden, m.baseline_hidden, m.baseline_scalar) == (200, 200, None)
+    assert (m.decoder_sigmoid, m.decoder_output_bias, m.pres_bias) == (True, -2.0, 0.0)
+    assert m.where_offset and m.where_scale_relative and m.learned_init
+    assert (m.lstm, m.z_what, m.sigma, m.where_prior_loc) == (256, 50, 0.3, (3.0, 0.0, 0.0))
+    cpu = get_config("pyro,cpu")
+    assert (cpu.num_steps, cpu.optim.learning_rate) == (5_000, 3e-4)
+    every = get_config("cpu,departures")
+    assert not every.model.where_scale_relative and every.model.pres_bias == -4.0
+    assert every.reinforce.normalise and every.model.baseline_hidden == 0
+    assert every.optim_groups.baseline.learning_rate == pytest.approx(3e-3)  # 10x the model's
+    annealed = get_config("cpu,annealed").model
+    assert (annealed.anneal_from, annealed.count_prior_k, annealed.anneal_steps) == (
+        0.99,
+        1e-5,
+        2_500,
+    )
+
+
 # -- counting metrics --------------------------------------------------------------------
 def test_count_confusion_matches_sklearn():
     rng = np.random.default_rng(0)
@@ -251,6 +339,8 @@ def test_quick_run_logs_counts_and_evaluates_with_defaults(tmp_path, data_dir):
     assert set(counting) == {"test", "test_3"} and counting["test"]["num_images"] == 16
     assert np.sum(counting["test_3"]["count_confusion"][3]) == 16
     assert 0.0 <= counting["test"]["count_accuracy"] <= 1.0
+    assert 0.0 <= counting["test"]["count_accuracy_sampled"] <= 1.0
+    assert counting["test_3"]["count_accuracy_majority"] == 1.0  # every canvas holds 3
     pics = make_pictures(run, num=4)
     assert set(pics) == {"reconstructions", "samples"} and pics["reconstructions"].ndim == 3
 

@@ -1,13 +1,24 @@
-"""AIR on multi-digit canvases (50x50, 0-2 digits), after Eslami et al. and the spec.
+"""AIR on multi-digit canvases (50x50, 0-2 digits), as Pyro's port trains it.
 
 python -m experiments.train --config=experiments/configs/air_multi_digits.py --workdir=runs/air
 python -m experiments.train --config=experiments/configs/air_multi_digits.py:quick --workdir=runs/quick_air
 python -m experiments.train --config=experiments/configs/air_multi_digits.py:cpu --workdir=runs/air_cpu
 
-Variants: ``quick`` (tiny data, a minute: demos and tests), ``cpu`` (10k canvases, 5k
-steps: about 6 minutes on 2 CPU cores), ``0to3`` (train on 0-3 digits), ``mnist``
-(digits from your MNIST files: set --config.data.manual_dir), ``original`` (the original's
-initialisation and raw learning signal), ``dair``.
+The default is Pyro's reproduction (``examples/air``, the tutorial's command) at this
+canvas: q(z_where) relative to the prior, learned initial states, a 200-unit predictor,
+a 200-unit baseline MLP at learning rate 0.1, a fixed count prior k = 0.01, the scale
+prior's sd 0.2, a decoder ``sigmoid(out - 2)``; batch 64, Adam 1e-4.  Variants:
+  * data: ``0to3`` (train on 0-3 digits), ``mnist`` (your MNIST files: set
+    --config.data.manual_dir);
+  * settings: ``pyro`` (the tutorial's command exactly, 200k steps), ``annealed`` (the
+    paper's count prior, annealed from near 1);
+  * one departure each, for the ablation in docs/air.md: ``unscaled_where`` (q(z_where)'s
+    scale not multiplied by the prior's), ``pres_bias`` (z_pres's logit starts at -4),
+    ``nvil`` (NVIL's running normalisation of the signal), ``linear_baseline`` (a linear
+    read-out at 10x the model's rate), and ``departures`` (all four);
+  * sizes: ``quick`` (tiny data, a minute: demos and tests), ``cpu`` (10k canvases, 5k
+    steps of Adam 3e-4);
+  * ``dair``.
 """
 
 import ml_collections
@@ -27,15 +38,14 @@ def air_config(name: str = "air") -> ml_collections.ConfigDict:
     c.eval_images = 512
     c.checkpoint_every = 5_000
     c.optim.learning_rate = 1e-4
-    c.optim_groups = ml_collections.ConfigDict({"baseline": {"learning_rate": 1e-3}})
-    # NVIL's running normalisation of the learning signal; see :original and docs/air.md
-    c.reinforce = ml_collections.ConfigDict({"normalise": True, "decay": 0.9})
+    c.optim_groups = ml_collections.ConfigDict({"baseline": {"learning_rate": 0.1}})
+    c.reinforce = ml_collections.ConfigDict({"normalise": False, "decay": 0.9})
     c.model = ml_collections.ConfigDict(
         {
             "name": name,
             "image_size": 50,
             "steps": 3,
-            "window": 20,
+            "window": 20,  # our digits are 16 px in 20 px patches (MNIST's: 20 in 28)
             "lstm": 256,
             "hidden": 200,
             "z_what": 50,
@@ -45,11 +55,77 @@ def air_config(name: str = "air") -> ml_collections.ConfigDict:
             "count_prior_k": 0.01,
             "anneal_from": 0.0,  # > 0: the count prior's success probability at step 0
             "anneal_steps": 10_000,
-            "where_offset": True,  # windows of the prior's size from the start
-            "pres_bias": -4.0,  # steps start mostly off and are switched on as they pay
-            "decoder_bias": -2.0,
+            "where_offset": True,
+            "where_scale_relative": True,
+            "learned_init": True,
+            "pres_bias": 0.0,
+            "decoder_output_bias": -2.0,
+            "decoder_sigmoid": True,
+            "baseline_hidden": 200,
         }
     )
+    c.model.baseline_scalar = ml_collections.config_dict.placeholder(float)  # None: unscaled
+    return c
+
+
+def zero_to_three(c):
+    c.data.config += "_0to3"
+    return c
+
+
+def mnist(c):
+    c.data.config += "_mnist"
+    c.model.window = 28  # MNIST digits are 28 px
+    return c
+
+
+def pyro(c):
+    """``main.py -n 200000 -blr 0.1 --z-pres-prior 0.01 --scale-prior-sd 0.2 --predict-net
+    200 --bl-predict-net 200 --decoder-output-use-sigmoid --decoder-output-bias -2``."""
+    c.num_steps = 200_000
+    c.optim.learning_rate = 1e-4
+    c.optim_groups.baseline.learning_rate = 0.1
+    c.reinforce.normalise = False
+    c.model.update(
+        count_prior_k=0.01, anneal_from=0.0, where_prior_scale=(0.2, 1.0, 1.0), hidden=200,
+        baseline_hidden=200, decoder_sigmoid=True, decoder_output_bias=-2.0, where_offset=True,
+        where_scale_relative=True, learned_init=True, pres_bias=0.0,
+    )  # fmt: skip
+    c.model.baseline_scalar = None
+    return c
+
+
+def annealed(c):
+    """The paper's count prior: per-step success probability annealed from 0.99 to the
+    geometric k = 1e-5, over the first half of training."""
+    c.model.update(anneal_from=0.99, count_prior_k=1e-5, anneal_steps=c.num_steps // 2)
+    return c
+
+
+def unscaled_where(c):
+    c.model.where_scale_relative = False
+    return c
+
+
+def pres_bias(c):
+    c.model.pres_bias = -4.0
+    return c
+
+
+def nvil(c):
+    c.reinforce.normalise = True
+    return c
+
+
+def linear_baseline(c):
+    c.model.baseline_hidden = 0
+    c.optim_groups.baseline.learning_rate = 10 * c.optim.learning_rate
+    return c
+
+
+def departures(c):
+    for fn in (unscaled_where, pres_bias, nvil, linear_baseline):
+        c = fn(c)
     return c
 
 
@@ -72,28 +148,6 @@ def cpu(c):
     c.eval_every = 1_000
     c.checkpoint_every = 1_000
     c.optim.learning_rate = 3e-4
-    c.optim_groups.baseline.learning_rate = 3e-3
-    return c
-
-
-def zero_to_three(c):
-    c.data.config += "_0to3"
-    return c
-
-
-def mnist(c):
-    c.data.config += "_mnist"
-    c.model.window = 28  # MNIST digits are 28 px
-    return c
-
-
-def original(c):
-    """The original's start (and pyro's): z_where's mean predicted directly (s near 0),
-    z_pres's logit unbiased, no signal normalisation.  On this data it stalled at 33% count
-    accuracy in every run we tried (docs/air.md)."""
-    c.model.where_offset = False
-    c.model.pres_bias = 0.0
-    c.reinforce.normalise = False
     return c
 
 
@@ -102,16 +156,24 @@ def dair(c):
     return c
 
 
+#: applied in this order: data, settings, sizes (which set the budget the settings scale
+#: with), then the departures that scale with the budget's learning rate
 VARIANTS = {
     "0to3": zero_to_three,
     "mnist": mnist,
+    "pyro": pyro,
     "quick": quick,
     "cpu": cpu,
-    "original": original,
+    "annealed": annealed,
+    "unscaled_where": unscaled_where,
+    "pres_bias": pres_bias,
+    "nvil": nvil,
+    "linear_baseline": linear_baseline,
+    "departures": departures,
     "dair": dair,
 }
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:
     """``variant``: comma-separated names of ``VARIANTS`` (applied in that table's order)."""
-    return with_variants(air_config(), variant, VARIANTS, "AIR")  # data suffixes, then sizes
+    return with_variants(air_config(), variant, VARIANTS, "AIR")

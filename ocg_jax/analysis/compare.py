@@ -39,6 +39,8 @@ def flat_metrics(result: dict) -> dict[str, float]:
         row["fsd"] = result["segment_stats"]["fsd"]["fsd"]
     for split, c in result.get("counting", {}).items():
         row[f"count_acc_{split}"] = c["count_accuracy"]
+        if "count_accuracy_sampled" in c:
+            row[f"count_acc_sampled_{split}"] = c["count_accuracy_sampled"]
         if c["box_iou"] is not None:
             row[f"box_iou_{split}"] = c["box_iou"]
     for protocol, fg in result.get("foreground", {}).items():

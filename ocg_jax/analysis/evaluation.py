@@ -273,6 +273,10 @@ def format_table(result: dict) -> str:
             )
             + f"{c['num_images']} images)"
         )
+        lines.append(
+            f"{'  one sample of q':<28}{c['count_accuracy_sampled']:>12.4f}  (chance: "
+            f"{c['count_accuracy_majority']:.4f}, the most common count)"
+        )
         lines.append(f"{'  confusion (true x pred)':<28}{c['count_confusion']}")
     for protocol, fg in result.get("foreground", {}).items():
         if isinstance(fg, dict):

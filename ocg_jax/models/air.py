@@ -1,24 +1,24 @@
 """AIR: Attend, Infer, Repeat (Eslami et al., NeurIPS 2016), and DAIR.
 
 Up to ``steps`` objects per image, inferred one at a time.  Per step an LSTM
-(256) reads the image (DAIR: the image minus the reconstruction so far) and
-the previous step's latents; an MLP (200) gives ``z_pres ~ Bernoulli`` (0 for
-good once a step is 0, so the count is the number of leading ones) and
-``z_where = (s, x, y) ~ N`` (``ocg_jax.nn.transformer``'s convention); a
-glimpse read through ``z_where`` gives ``z_what ~ N`` (50-d) by an MLP (200); a
-decoder MLP (200, output bias -2, sigmoid) paints a window that is written back
-and added to the canvas.  Likelihood ``N(x; canvas, sigma^2)`` per pixel.
+(256, its initial state learned) reads the image (DAIR: the image minus the
+reconstruction so far) and the previous step's latents (learned ones before the
+first step); an MLP (200) gives ``z_pres ~ Bernoulli`` (0 for good once a step
+is 0, so the count is the number of leading ones) and ``z_where = (s, x, y) ~
+N(loc + prior loc, scale * prior scale)`` (``ocg_jax.nn.transformer``'s
+convention), as Pyro's port parametrises it; a glimpse read through ``z_where``
+gives ``z_what ~ N`` (50-d) by an MLP (200); a decoder MLP (200) paints a window,
+``sigmoid(out + decoder_output_bias)``, that is written back and added to the
+canvas.  Likelihood ``N(x; canvas, sigma^2)`` per pixel.
 
 Priors: ``z_where ~ N((3, 0, 0), (0.2, 1, 1))``, ``z_what ~ N(0, I)``, and the
-count ``n`` truncated geometric, ``p(n) ∝ k^n`` for ``n = 0..steps`` (one per-step
-success probability each; not annealed).  ``z_pres`` learns by REINFORCE with a
-per-step signal (the reconstruction plus the KL terms of that step and later
-ones) minus a learned baseline: its own LSTM (256) over detached inputs, in the
-``baseline`` parameter group (``score_function`` recipe).
-
-Two departures from the original's start, both switchable (``where_offset``,
-``pres_bias``): with them and NVIL's signal normalisation the count is learnt in a
-few thousand steps; without, every run we tried stalled at 33% (``docs/air.md``).
+count ``n`` truncated geometric, ``p(n) ∝ k^n`` for ``n = 0..steps`` (fixed, as
+Pyro; or annealed from ``anneal_from``, as the paper).  ``z_pres`` learns by
+REINFORCE with a per-step signal (the reconstruction plus the KL terms of that
+step and later ones) minus a learned baseline: its own LSTM (256) over detached
+inputs and an MLP read-out (``baseline_hidden``; 0: linear), in the ``baseline``
+parameter group (``score_function`` recipe).  ``docs/air.md`` gives every
+setting's source and the ablation of each departure.
 
 Images: ``[B, S, S, 1]`` in [0, 1].
 """
@@ -68,7 +68,8 @@ def annealed_prior(steps: int, k: float, start: float, duration: int, step) -> A
 
 
 class MLP(nn.Module):
-    """One ReLU hidden layer; ``out_bias`` initialises the output layer's bias."""
+    """One ReLU hidden layer (none for ``hidden=0``: linear); ``out_bias`` initialises the
+    output layer's bias."""
 
     hidden: int
     out: int
@@ -76,13 +77,28 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        x = nn.relu(nn.Dense(self.hidden)(x))
+        if self.hidden:
+            x = nn.relu(nn.Dense(self.hidden)(x))
         bias = lambda *_: jnp.broadcast_to(jnp.asarray(self.out_bias, jnp.float32), (self.out,))
         return nn.Dense(self.out, bias_init=bias)(x)
 
 
-class AIRStep(nn.Module):
-    """One inference-and-generation step; scanned over the steps by ``AIRNet``."""
+SCALE_FLOOR = 1e-4  # added to softplus scales (Pyro has none): keeps log-densities finite
+
+
+def decode_window(decoder: nn.Module, z_what: Array, window: int, bias, sigmoid: bool) -> Array:
+    """``z_what [B, D] -> [B, A, A]``: ``sigmoid(decoder(z_what) + bias)`` (the sigmoid and
+    the fixed ``bias`` as Pyro's ``--decoder-output-use-sigmoid`` / ``-bias`` options)."""
+    out = decoder(z_what)
+    if bias is not None:
+        out = out + bias
+    out = nn.sigmoid(out) if sigmoid else out
+    return out.reshape(z_what.shape[0], window, window)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSettings:
+    """What one step reads of ``AIRNet``'s settings (see there)."""
 
     image_size: int
     window: int
@@ -91,26 +107,46 @@ class AIRStep(nn.Module):
     z_what: int
     where_prior_loc: tuple[float, float, float]
     where_prior_scale: tuple[float, float, float]
-    difference: bool
-    decoder_bias: float
     where_offset: bool
+    where_scale_relative: bool
     pres_bias: float
+    difference: bool
+    decoder_output_bias: float | None
+    decoder_sigmoid: bool
+
+    @classmethod
+    def of(cls, net) -> "StepSettings":
+        return cls(**{f.name: getattr(net, f.name) for f in dataclasses.fields(cls)})
+
+
+class AIRStep(nn.Module):
+    """One inference-and-generation step; scanned over the steps by ``AIRNet``."""
+
+    net: StepSettings
     deterministic: bool
+
+    def where_posterior(self, pred: Array) -> tuple[Array, Array]:
+        """``(loc, scale) [B, 3]`` of q(z_where) from the predictor's six outputs."""
+        n = self.net
+        loc, scale = pred[:, :3], nn.softplus(pred[:, 3:]) + SCALE_FLOOR
+        if n.where_offset:  # relative to the prior's mean: windows of its size at first
+            loc = loc + jnp.asarray(n.where_prior_loc)
+        if n.where_scale_relative:  # as Pyro: the prior's scale times a learned factor
+            scale = scale * jnp.asarray(n.where_prior_scale)
+        return loc, scale
 
     @nn.compact
     def __call__(self, carry, prior_p, image):
         (c, h), pres, where, what, canvas = carry
+        n = self.net
         b = image.shape[0]
-        seen = image - canvas if self.difference else image
+        seen = image - canvas if n.difference else image
         inp = jnp.concatenate([seen.reshape(b, -1), where, what, pres], axis=-1)
-        (c, h), _ = nn.OptimizedLSTMCell(self.lstm, name="lstm")((c, h), inp)
+        (c, h), _ = nn.OptimizedLSTMCell(n.lstm, name="lstm")((c, h), inp)
 
-        pred = MLP(self.hidden, 7, (self.pres_bias,) + (0.0,) * 6, name="predict")(h)
+        pred = MLP(n.hidden, 7, (n.pres_bias,) + (0.0,) * 6, name="predict")(h)
         p = nn.sigmoid(pred[:, 0]) * pres[:, 0]  # 0 once a step was 0
-        where_loc = pred[:, 1:4]  # as the original: s near 0 at first, far from the prior
-        if self.where_offset:  # or an offset from the prior mean: windows of the prior's size
-            where_loc = where_loc + jnp.asarray(self.where_prior_loc)
-        where_scale = nn.softplus(pred[:, 4:7]) + 1e-4
+        where_loc, where_scale = self.where_posterior(pred[:, 1:])
         rng_pres, rng_where, rng_what = jax.random.split(self.make_rng("sample"), 3)
         if self.deterministic:  # evaluation: modes
             z_pres = (p > 0.5).astype(jnp.float32)
@@ -119,29 +155,26 @@ class AIRStep(nn.Module):
             z_pres = (jax.random.uniform(rng_pres, p.shape) < p).astype(jnp.float32)
             z_where = where_loc + where_scale * jax.random.normal(rng_where, where_loc.shape)
 
-        glimpse = read_glimpse(image[..., 0], z_where, self.window).reshape(b, -1)
-        enc = MLP(self.hidden, 2 * self.z_what, name="encoder")(glimpse)
-        what_loc, what_scale = enc[:, : self.z_what], nn.softplus(enc[:, self.z_what :]) + 1e-4
+        glimpse = read_glimpse(image[..., 0], z_where, n.window).reshape(b, -1)
+        enc = MLP(n.hidden, 2 * n.z_what, name="encoder")(glimpse)
+        what_loc = enc[:, : n.z_what]
+        what_scale = nn.softplus(enc[:, n.z_what :]) + SCALE_FLOOR
         if self.deterministic:
             z_what = what_loc
         else:
             z_what = what_loc + what_scale * jax.random.normal(rng_what, what_loc.shape)
 
-        logits = MLP(self.hidden, self.window**2, self.decoder_bias, name="decoder")(z_what)
-        window = nn.sigmoid(logits).reshape(b, self.window, self.window)
-        painted = write_window(window, z_where, self.image_size)[..., None]
+        decoder = MLP(n.hidden, n.window**2, name="decoder")
+        window = decode_window(decoder, z_what, n.window, n.decoder_output_bias, n.decoder_sigmoid)
+        painted = write_window(window, z_where, n.image_size)[..., None]
         canvas = canvas + z_pres[:, None, None, None] * painted
 
         mask = pres[:, 0]  # the step's z_pres was drawn (not forced to 0)
         pc = jnp.clip(p, 1e-6, 1 - 1e-6)
         log_q = mask * (z_pres * jnp.log(pc) + (1 - z_pres) * jnp.log1p(-pc))
         log_prior = z_pres * jnp.log(prior_p) + (1 - z_pres) * jnp.log1p(-prior_p)
-        kl_where = gaussian_kl(
-            where_loc,
-            where_scale,
-            jnp.asarray(self.where_prior_loc),
-            jnp.asarray(self.where_prior_scale),
-        )
+        prior_loc, prior_scale = jnp.asarray(n.where_prior_loc), jnp.asarray(n.where_prior_scale)
+        kl_where = gaussian_kl(where_loc, where_scale, prior_loc, prior_scale)
         step = {
             "z_pres": z_pres,
             "z_where": z_where,
@@ -157,8 +190,17 @@ class AIRStep(nn.Module):
         return carry, step
 
 
+def _initial(module: nn.Module, learned: bool, name: str, size: int, b: int) -> Array:
+    """``[b, size]``: a learned start (zero-initialised, as Pyro's ``*_init`` parameters) or
+    zeros."""
+    value = module.param(name, nn.initializers.zeros, (size,)) if learned else jnp.zeros(size)
+    return jnp.broadcast_to(value, (b, size))
+
+
 class AIRNet(nn.Module):
-    """``images [B, S, S, 1]`` in [0, 1] -> per-step latents and the canvas."""
+    """``images [B, S, S, 1]`` in [0, 1] -> per-step latents and the canvas.
+
+    The defaults are Pyro's reproduction (``docs/air.md``), at this canvas size."""
 
     image_size: int = 50
     steps: int = 3
@@ -172,51 +214,39 @@ class AIRNet(nn.Module):
     count_prior_k: float = 0.01
     anneal_from: float = 0.0  # > 0: the count prior starts at this success probability
     anneal_steps: int = 10_000  # and reaches the geometric one after these steps
-    # how learning starts (docs/air.md; the original: False, 0.0): z_where's mean predicted as
-    # an offset from the prior's, so windows have the prior's size at once, and z_pres's
-    # logit biased so that steps start mostly off and are switched on as they pay
-    where_offset: bool = True
-    pres_bias: float = -4.0
+    where_offset: bool = True  # q(z_where)'s mean relative to the prior's (Pyro)
+    where_scale_relative: bool = True  # its scale a factor of the prior's (Pyro)
+    learned_init: bool = True  # the LSTMs' initial states and the first step's latents
+    pres_bias: float = 0.0  # initial bias of z_pres's logit
     difference: bool = False  # DAIR
-    decoder_bias: float = -2.0
+    decoder_output_bias: float | None = -2.0  # added before the sigmoid: empty windows at first
+    decoder_sigmoid: bool = True
+    baseline_hidden: int = 200  # the baseline's read-out MLP (0: linear)
+    baseline_scalar: float | None = None  # the baseline's output times this (Pyro's option)
 
-    def _step(self, deterministic: bool):
-        return nn.scan(
+    @nn.compact
+    def __call__(self, images: Array, train: bool = True, step=0):
+        b = images.shape[0]
+        init = lambda name, size: _initial(self, self.learned_init, name, size, b)
+        carry = (
+            (init("c_init", self.lstm), init("h_init", self.lstm)),
+            jnp.ones((b, 1), jnp.float32),
+            init("z_where_init", 3),
+            init("z_what_init", self.z_what),
+            jnp.zeros_like(images),
+        )
+        scan = nn.scan(
             AIRStep,
             variable_broadcast="params",
             split_rngs={"params": False, "sample": True},
             in_axes=(0, nn.broadcast),
             length=self.steps,
-        )(
-            self.image_size,
-            self.window,
-            self.lstm,
-            self.hidden,
-            self.z_what,
-            self.where_prior_loc,
-            self.where_prior_scale,
-            self.difference,
-            self.decoder_bias,
-            self.where_offset,
-            self.pres_bias,
-            deterministic,
-            name="step",
         )
-
-    @nn.compact
-    def __call__(self, images: Array, train: bool = True, step=0):
-        b = images.shape[0]
-        zeros = lambda *s: jnp.zeros((b, *s), jnp.float32)
-        carry = (
-            (zeros(self.lstm), zeros(self.lstm)),
-            jnp.ones((b, 1), jnp.float32),
-            zeros(3),
-            zeros(self.z_what),
-            jnp.zeros_like(images),
-        )
-        (_, _, _, _, canvas), out = self._step(not train)(carry, net_prior(self, step), images)
+        step_fn = scan(StepSettings.of(self), not train, name="step")
+        (_, _, _, _, canvas), out = step_fn(carry, net_prior(self, step), images)
         out = jax.tree.map(lambda v: jnp.moveaxis(v, 0, 1), out)  # [T, B, ...] -> [B, T, ...]
-        return canvas, out
+        first = {"z_where": carry[2][:1], "z_what": carry[3][:1]}  # [1, ...] each
+        return canvas, out, first
 
 
 def net_prior(net: AIRNet, step) -> Array:
@@ -226,31 +256,40 @@ def net_prior(net: AIRNet, step) -> Array:
 
 class AIRBaseline(nn.Module):
     """Per-step baselines ``[B, T]`` from detached inputs: an LSTM over the image and the
-    previous step's latents, then a linear read-out."""
+    previous step's latents (``first``: those before step 0), then an MLP read-out
+    (``hidden`` 0: linear), times ``scalar`` when given."""
 
     lstm: int = 256
+    hidden: int = 200
+    scalar: float | None = None
+    learned_init: bool = True
 
     @nn.compact
-    def __call__(self, images: Array, z_pres: Array, z_where: Array, z_what: Array) -> Array:
+    def __call__(self, images, z_pres, z_where, z_what, first_where, first_what) -> Array:
         b, steps = z_pres.shape
         flat = images.reshape(b, -1)
-        prev = lambda z, first: jnp.concatenate([first, z[:, :-1]], axis=1)
+
+        def prev(z, first):  # [B, T, ...]: the latents before each step
+            return jnp.concatenate([jnp.broadcast_to(first, z[:, :1].shape), z[:, :-1]], 1)
+
         inputs = jnp.concatenate(
             [
-                prev(z_pres[..., None], jnp.ones((b, 1, 1))),
-                prev(z_where, jnp.zeros((b, 1, 3))),
-                prev(z_what, jnp.zeros((b, 1, z_what.shape[-1]))),
+                prev(z_pres[..., None], jnp.ones((1, 1))),
+                prev(z_where, first_where),
+                prev(z_what, first_what),
             ],
             axis=-1,
         )
         cell = nn.OptimizedLSTMCell(self.lstm, name="lstm")
-        carry = (jnp.zeros((b, self.lstm)), jnp.zeros((b, self.lstm)))
-        readout = nn.Dense(1, name="readout")
+        init = lambda name: _initial(self, self.learned_init, name, self.lstm, b)
+        carry = (init("c_init"), init("h_init"))
+        readout = MLP(self.hidden, 1, name="readout")
         out = []
         for t in range(steps):  # 3 steps: unrolled
             carry, h = cell(carry, jnp.concatenate([flat, inputs[:, t]], axis=-1))
             out.append(readout(h)[:, 0])
-        return jnp.stack(out, axis=1)
+        out = jnp.stack(out, axis=1)
+        return out if self.scalar is None else out * self.scalar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +327,10 @@ class AIR:
     def input_spec(self) -> InputSpec:
         return InputSpec((self.net.image_size, self.net.image_size, 1))
 
+    def baseline_net(self) -> AIRBaseline:
+        n = self.net
+        return AIRBaseline(n.lstm, n.baseline_hidden, n.baseline_scalar, n.learned_init)
+
     def init(self, rng: Array, batch: Array) -> Variables:
         self.input_spec.check(batch)
         p_rng, s_rng, b_rng = jax.random.split(rng, 3)
@@ -297,8 +340,10 @@ class AIR:
             jnp.zeros((b, n.steps)),
             jnp.zeros((b, n.steps, 3)),
             jnp.zeros((b, n.steps, n.z_what)),
+            jnp.zeros((1, 3)),
+            jnp.zeros((1, n.z_what)),
         )
-        bl = AIRBaseline(n.lstm).init(b_rng, batch, *latents)
+        bl = self.baseline_net().init(b_rng, batch, *latents)
         step = jnp.zeros((), jnp.int32)  # training steps so far: the count prior's schedule
         return {"params": {"model": net, "baseline": bl["params"]}, "schedule": {"step": step}}
 
@@ -306,16 +351,13 @@ class AIR:
         self.input_spec.check(images)
         params = variables["params"]
         step = variables.get("schedule", {}).get("step", 0)
-        canvas, st = self.net.apply(
+        canvas, st, first = self.net.apply(
             {"params": params["model"]}, images, train=train, step=step, rngs={"sample": rng}
         )
         sg = jax.lax.stop_gradient
-        baseline = AIRBaseline(self.net.lstm).apply(
-            {"params": params["baseline"]},
-            sg(images),
-            sg(st["z_pres"]),
-            sg(st["z_where"]),
-            sg(st["z_what"]),
+        latents = (st["z_pres"], st["z_where"], st["z_what"], first["z_where"], first["z_what"])
+        baseline = self.baseline_net().apply(
+            {"params": params["baseline"]}, sg(images), *map(sg, latents)
         )
         nll = -jnp.sum(gaussian_log_prob(images, canvas, self.net.sigma), axis=(1, 2, 3))
         kl = st["kl_pres"] + st["kl_where"] + st["kl_what"]  # [B, T]
@@ -351,9 +393,10 @@ class AIR:
             n.where_prior_scale
         ) * jax.random.normal(r_where, (num, steps, 3))
         z_what = jax.random.normal(r_what, (num, steps, n.z_what))
-        decoder = MLP(n.hidden, n.window**2, n.decoder_bias)
-        logits = decoder.apply({"params": params["decoder"]}, z_what)
-        windows = nn.sigmoid(logits).reshape(num, steps, n.window, n.window)
+        decoder = MLP(n.hidden, n.window**2).bind({"params": params["decoder"]})
+        flat = z_what.reshape(num * steps, -1)
+        windows = decode_window(decoder, flat, n.window, n.decoder_output_bias, n.decoder_sigmoid)
+        windows = windows.reshape(num, steps, n.window, n.window)
         painted = jax.vmap(lambda w, z: write_window(w, z, n.image_size), in_axes=1, out_axes=1)(
             windows, z_where
         )
