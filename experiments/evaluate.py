@@ -45,6 +45,12 @@ _DIS_IMAGES = flags.DEFINE_integer(
     "examples of the split whose encodings give the disentanglement scores (families that "
     "score them)",
 )
+_EVALUATORS = flags.DEFINE_list(
+    "evaluators",
+    None,
+    "evaluators to run, comma-separated (default: the config's evaluators, else the family's; "
+    "see ocg_jax/analysis/evaluators.py)",
+)
 _OUT = flags.DEFINE_string("out", None, "where to write the JSON (default: WORKDIR/eval.json)")
 flags.mark_flags_as_required(["workdir"])
 
@@ -70,6 +76,7 @@ def main(argv):
         probe_test_images=_PROBE_TEST.value,
         probe_features=_PROBE_FEATURES.value,
         disentanglement_images=_DIS_IMAGES.value,
+        evaluators=",".join(_EVALUATORS.value or []),
     )
     out = _OUT.value or str(run.workdir / "eval.json")
     with open(out, "w") as f:

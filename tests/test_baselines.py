@@ -107,18 +107,18 @@ def test_training_and_evaluation_score_masks_only_where_there_are_masks(name, fa
     assert "leftmost_shape logistic" in table and ("ari_fg" in table) == (name == "monet")
 
 
-def test_monet_original_config_and_kl_weights():
-    from ocg_jax.train.recipes.elbo import kl_weights
+def test_monet_original_config_and_relative_kl_weights():
+    from ocg_jax.train.recipes.elbo import relative_kl_weights
 
     cfg = tiny_config("monet_multi_dsprites", variant="original")
     model = get_model(cfg.model)
     assert cfg.optim.name == "rmsprop" and not cfg.geco.enabled and cfg.batch_size == 4
-    assert kl_weights(model, cfg) == {"kl_m": 1.0, "kl_c": 1.0}  # gamma = beta = 0.5
+    assert relative_kl_weights(model, cfg) == {"kl_m": 1.0, "kl_c": 1.0}  # gamma = beta = 0.5
     cfg.kl_weights.kl_m = 1.0
-    assert kl_weights(model, cfg) == {"kl_m": 2.0, "kl_c": 1.0}
+    assert relative_kl_weights(model, cfg) == {"kl_m": 2.0, "kl_c": 1.0}
     cfg.kl_weights.kl_x = 1.0
     with pytest.raises(ValueError, match="kl_x"):
-        kl_weights(model, cfg)
+        relative_kl_weights(model, cfg)
     with pytest.raises(ValueError, match="unknown config variant 'original'"):
         tiny_config("dc_vae_multi_dsprites", variant="original")
 

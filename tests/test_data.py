@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from ocg_jax.data.builders import get_builder
-from ocg_jax.data.pipeline import ShardedLoader, check_image_batch, load_source
+from ocg_jax.data.pipeline import ShardedLoader, load_source
 from ocg_jax.data.render import ORIENTATIONS, SCALES, multi_dsprites_scene, shape_mask
 from ocg_jax.models.base import InputSpec
 from ocg_jax.train.sharding import batch_sharding, make_mesh
@@ -105,9 +105,9 @@ def test_loader_shards_batches_and_resumes(data_dir):
 
 def test_image_checks():
     with pytest.raises(TypeError, match="uint8"):
-        check_image_batch(np.zeros((2, 64, 64, 3), np.float32), (64, 64, 3))
+        InputSpec((64, 64, 3)).check_stored(np.zeros((2, 64, 64, 3), np.float32))
     with pytest.raises(ValueError, match="expects"):
-        check_image_batch(np.zeros((2, 32, 32, 3), np.uint8), (64, 64, 3))
+        InputSpec((64, 64, 3)).check_stored(np.zeros((2, 32, 32, 3), np.uint8))
     spec = InputSpec((2, 2, 1), low=-1.0, high=1.0)
     with pytest.raises(TypeError, match="uint8"):
         spec.preprocess(jax.numpy.zeros((1, 2, 2, 1)))

@@ -35,12 +35,10 @@ def forced_collapse_run(tmp_path_factory, data_dir):
 
 
 def test_masks_partition_the_image_and_redrawing_keeps_the_rest(forced_collapse_run):
-    from ocg_jax.analysis.redo_pictures import _redraw_fn
-
     run = forced_collapse_run[1]
     x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)), jnp.float32)
     z = run.model.noise(jax.random.PRNGKey(1), 8)
-    masks, redrawn = _redraw_fn(run.model)(run.variables, x, z)  # compiled by the run's pictures
+    masks, redrawn = run.model.redraw(run.variables, x, z)  # compiled by the run's pictures
     assert set(run.variables["params"]) == set(run.model.groups)
     assert masks.shape == (8, 2, 32, 32)
     np.testing.assert_allclose(masks.sum(1), 1.0, atol=1e-5)

@@ -1,7 +1,8 @@
 """Toy families with known answers, one per recipe, for the recipe tests.
 
-Each follows the model contract (``ocg_jax.models.base``): ``init``, ``apply``,
-``sample``, ``features``, ``input_spec``, ``recipe``, plus what its recipe asks for.
+Each subclasses the model contract (``ocg_jax.models.base.Family``) and gives ``init``,
+``apply``, ``sample``, ``features``, ``input_spec``, ``recipe``, plus what its recipe asks
+for.
 """
 
 import dataclasses
@@ -11,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ocg_jax.models.base import InputSpec
+from ocg_jax.models.base import Family, InputSpec
 from ocg_jax.objectives.adversarial import hinge_discriminator_loss, hinge_generator_loss
 from ocg_jax.objectives.reinforce import ScoreTerms
 
@@ -26,7 +27,7 @@ class ToyOutputs:
 
 # -- score_function: one Bernoulli latent -------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class BernoulliToy:
+class BernoulliToy(Family):
     """``z ~ q = Bernoulli(sigmoid(theta))``, prior ``Bernoulli(p0)``, cost ``f(z) = f0 + (f1 -
     f0) z`` as the NLL: the negative ELBO ``E_q f + KL(q || p0)`` is minimised by ``q(1) =
     p0 e^-f1 / (p0 e^-f1 + (1 - p0) e^-f0)``.  The baseline is one learned scalar."""
@@ -79,7 +80,7 @@ class BernoulliToy:
     def sample(self, variables, rng, num):
         return ToyOutputs(jnp.zeros((num, 1, 1, 1)), {})
 
-    def features(self, outputs):
+    def features(self, outputs, *, sample=True):
         return outputs.z[:, None]
 
 
@@ -94,7 +95,7 @@ class _Critic(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class GaussianGan:
+class GaussianGan(Family):
     """Generator ``x = sigmoid(mu + s * eps)`` per pixel (``mu``, ``log s`` per pixel) against an
     MLP critic with the hinge loss: the generator's pixels move toward the data's."""
 
@@ -136,7 +137,7 @@ class GaussianGan:
     def sample(self, variables, rng, num):
         return ToyOutputs(self.generate(variables["params"]["generator"], rng, num), {})
 
-    def features(self, outputs):
+    def features(self, outputs, *, sample=True):
         return outputs.recon.reshape(outputs.recon.shape[0], -1)
 
 

@@ -80,13 +80,18 @@ def _accuracy(model, params, images, labels) -> dict[str, float]:
     return {k: float(np.mean(np.argmax(logits[k], -1) == labels[k])) for k in labels}
 
 
+def default_steps(num_train: int) -> int:
+    """3,000 steps of 64 (the full sets), fewer for small sets: 20 epochs, at least 300."""
+    return min(3000, max(300, 20 * num_train // 64))
+
+
 def scene_features(
     dataset: str,
     config: str,
     data_dir: str | None = None,
     *,
     cache_dir: str | Path | None = None,
-    steps: int = 3000,
+    steps: int | None = None,
     batch_size: int = 64,
     max_train_images: int = 20_000,
     seed: int = 0,
@@ -97,15 +102,17 @@ def scene_features(
     Cache: ``cache_dir`` (default ``<data_dir or ~/tensorflow_datasets>/ocg_jax_feature_nets``)
     holds ``<dataset>_<config>_v<VERSION>_s<steps>.msgpack`` and a ``.json`` with its test
     accuracy.  With ``progress``, training shows a bar and says where the net is cached.
+    ``steps`` None: ``default_steps`` of the train split.
     """
     if dataset not in LABEL_CLASSES:
         raise ValueError(
             f"no scene labels for {dataset!r}, so no offline feature net; known: "
             f"{sorted(LABEL_CLASSES)} (use the Inception extractor with a weight file instead)"
         )
+    train = load_source(dataset, config, "train", data_dir)
+    steps = default_steps(len(train)) if steps is None else steps
     weights, info = cache_files(f"{dataset}_{config}_v{VERSION}_s{steps}", data_dir, cache_dir)
     name = f"scene_net:{dataset}/{config}:v{VERSION}:{steps}steps"
-    train = load_source(dataset, config, "train", data_dir)
     n = min(len(train), max_train_images)
     ex = load_examples(train, 1, ["image"])
     model = scene_net(ex["image"].shape[1], LABEL_CLASSES[dataset], ex["image"].shape[-1])

@@ -265,9 +265,9 @@ def invert(
 def scene_features_fn(model, run, steps: int | None = None):
     """The dataset's scene net (trained for ``steps`` and cached; None: the evaluation's
     default) as a pure ``[N, S, S, 3]`` (model space) ``-> [N, 128]``."""
-    from ocg_jax.analysis.evaluation import get_extractor
+    from ocg_jax.analysis.evaluators import get_extractor
 
-    net = get_extractor(run, "scene_net", feature_net_steps=steps)
+    net = get_extractor(run, "scene_net", steps=steps)
     params, spec = net.params, model.input_spec
     to_unit = lambda x: (x - spec.low) / (spec.high - spec.low)
     return lambda x: net.model.net.apply({"params": params}, to_unit(x)).features

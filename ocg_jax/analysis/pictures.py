@@ -33,10 +33,10 @@ def make_pictures(run: Run, num: int = 8, split: str = "test", seed: int = 0) ->
     rng = jax.random.PRNGKey(seed)
     _, out = compile_eval_step(run.recipe)(run.state, batch, rng)
     pics = run.recipe.draw(run.state, batch, out, jax.random.fold_in(rng, 1), num)
-    if not hasattr(run.model, "sample"):  # ReDO redraws images; it has no prior to sample
+    if not run.model.samples:  # ReDO redraws images; it has no prior to sample
         return pics
     samples = sample_fn(run.model)(run.variables, jax.random.fold_in(rng, 1), num)
-    if getattr(samples, "log_masks", None) is not None:
+    if getattr(samples, "log_masks", None) is not None:  # outputs with masks
         spec = run.model.input_spec
         comps = spec.to_unit(np.asarray(samples.components))
         steps = viz.component_by_component(samples.log_masks, comps)

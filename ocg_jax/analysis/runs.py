@@ -6,7 +6,7 @@ from pathlib import Path
 
 import ml_collections
 
-from ocg_jax.models.base import ModelFamily, Variables
+from ocg_jax.models.base import Family, Variables
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.recipes import Recipe, build
@@ -18,7 +18,7 @@ from ocg_jax.train.state import abstract_train_state
 class Run:
     workdir: Path
     config: ml_collections.ConfigDict
-    model: ModelFamily
+    model: Family
     recipe: Recipe
     variables: Variables  # {"params": ..., "batch_stats": ...}, ready for model.apply
     step: int

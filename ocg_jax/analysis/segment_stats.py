@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ocg_jax.analysis.dd_pictures import figure_array
 from ocg_jax.metrics.segment_stats import class_area_change, frechet_segmentation_distance
+from ocg_jax.viz.latents import figure_array
 
 
 def segment_statistics(train_a, train_b, generated, classes) -> dict:
@@ -97,7 +97,7 @@ def run_segment_stats(
     sample): ``2 * num_images`` training images (two disjoint sets) and ``num_images``
     prior samples.  Writes ``segment_stats.json`` and ``segment_stats.png`` in
     ``out_dir`` (default: the run's directory) and returns the report."""
-    from ocg_jax.analysis.evaluation import sample_images
+    from ocg_jax.analysis.inference import sample_images
     from ocg_jax.analysis.segmenter import scene_segmenter
     from ocg_jax.data.pipeline import load_examples, load_source
     from ocg_jax.metrics.segment_stats import class_areas
@@ -105,7 +105,7 @@ def run_segment_stats(
 
     if num_images < 2:
         raise ValueError(f"num_images must be >= 2 (a covariance needs two), got {num_images}")
-    if not hasattr(run.model, "sample"):
+    if not run.model.samples:
         raise ValueError(
             f"the {run.model.name!r} family does not sample from a prior, so it has no "
             "generated images to segment"

@@ -89,13 +89,6 @@ def load_examples(
     return {k: np.stack([r[k] for r in rows]) for k in keys if k not in missing}
 
 
-def check_image_batch(images, image_shape: Sequence[int]) -> None:
-    """Clear errors for a batch that does not fit the model (dtype, rank, size)."""
-    from ocg_jax.models.base import InputSpec
-
-    InputSpec(tuple(image_shape)).check_stored(images)
-
-
 class _ProcessRows(grain.MapDataset):
     """This process's rows of every global batch: element ``j`` is the parent's
     ``(j // local) * batch + offset + j % local``.  Every process walks the same global

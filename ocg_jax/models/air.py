@@ -24,6 +24,7 @@ Images: ``[B, S, S, 1]`` in [0, 1].
 """
 
 import dataclasses
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -31,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from ocg_jax.models.base import Array, InputSpec, Variables
+from ocg_jax import viz
+from ocg_jax.models.base import Array, Family, InputSpec, Variables, sample_fn
 from ocg_jax.nn.transformer import read_glimpse, window_box, write_window
 from ocg_jax.objectives.kl import gaussian_kl, gaussian_log_prob
 from ocg_jax.objectives.reinforce import ScoreTerms
@@ -293,16 +295,16 @@ class AIRBaseline(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class AIR:
+class AIR(Family):
     """AIR behind the model contract (``ocg_jax.models.base``); ``score_function`` recipe."""
 
     net: AIRNet
     name: str = "air"
-    recipe: str = "score_function"
     kl_terms: tuple[str, ...] = ("kl_pres", "kl_where", "kl_what")
-    baseline_group: str = "baseline"
-    label_fields: tuple[str, ...] = ("num_objects",)
-    counts_objects = True  # evaluate reports counting scores (ocg_jax.analysis.counting)
+    recipe: ClassVar[str] = "score_function"
+    baseline_group: ClassVar[str] = "baseline"
+    label_fields: ClassVar[tuple[str, ...]] = ("num_objects",)
+    evaluators: ClassVar[tuple[str, ...]] = ("scores", "counting", "frechet", "probes")
 
     def __post_init__(self):
         n = self.net
@@ -411,24 +413,29 @@ class AIR:
         parts = [pres, pres * outputs.z_where, pres * outputs.z_what]
         return jnp.concatenate(parts, axis=-1).reshape(pres.shape[0], -1)
 
-    def pictures(self, images, outputs: AIROutputs, samples: AIROutputs) -> dict:
+    def pictures(self, variables: Variables, batch: dict, outputs: AIROutputs, rng, num: int = 8):
         """``{"reconstructions", "samples"}`` uint8 grids: boxes in each step's colour over
         the inputs and reconstructions, each step's window; prior samples likewise."""
-        from ocg_jax import viz  # host-side drawing
-
+        images = batch["image"][:num]
+        outputs = jax.tree.map(lambda v: v[:num], outputs)
+        samples = sample_fn(self)(variables, rng, num)
         size = self.input_spec.shape[0]
-        grid = lambda imgs, out: viz.box_grid(
+        grid = lambda imgs, out, labels: viz.box_grid(
             self.input_spec,
             imgs,
             out.recon,
             np.asarray(window_box(out.z_where, size)),
             np.asarray(out.z_pres) > 0,
             out.windows,
+            labels,
         )
         sample_images = np.asarray(
             np.clip(np.round(np.asarray(samples.recon) * 255), 0, 255), np.uint8
         )
-        return {"reconstructions": grid(images, outputs), "samples": grid(sample_images, samples)}
+        return {
+            "reconstructions": grid(images, outputs, ("input + boxes", "reconstruction")),
+            "samples": grid(sample_images, samples, ("prior sample + boxes", "prior sample")),
+        }
 
     def check_data(self, batch: dict) -> None:
         """Host-side check of a data batch: no canvas may hold more objects than steps."""

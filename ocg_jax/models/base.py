@@ -1,166 +1,141 @@
-"""The model contract shared by every family, and input checks.
+"""The model contract: ``Family`` declares every member a family may give, with its default.
 
-A family exposes pure functions (see ``ModelFamily``).  ``apply`` returns the
-family's ``Outputs`` and the updated model state (batch-norm statistics; the
-input state unchanged when ``train=False``).
+A family is a frozen dataclass that subclasses ``Family`` and overrides what it has:
+
+    init(rng, batch) -> variables
+    apply(variables, inputs, rng, *, train) -> (outputs, model_state)
+    sample(variables, rng, num) -> outputs            (``samples = True``)
+    features(outputs, *, sample=True) -> [B, D]
+
+Outputs are a ``flax.struct.dataclass`` holding at least ``recon`` where the family
+reconstructs, and its per-example loss terms in ``losses``.  ``apply`` returns the
+updated model state (batch-norm statistics; unchanged when ``train=False``).  The
+engine reads a family only through these members: no probing with ``getattr``.
+Adding a family: subclass ``Family``, ``models.registry.register`` it (or add a row to
+the registry's table), give it a config and a test (``docs/design.md``).
 """
 
 import dataclasses
 import functools
-from typing import Any, ClassVar, Protocol
+import types
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
-import numpy as np
 
+from ocg_jax import viz
 from ocg_jax.nn import layers
+from ocg_jax.specs import InputSpec, PointSpec
 
 Array = jax.Array
 Variables = dict[str, Any]
 
-
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """What a family reads: float images ``[B, *shape]`` with values in ``[low, high]``,
-    made from the datasets' uint8 ``[0, 255]`` by ``preprocess``."""
-
-    shape: tuple[int, int, int]  # (H, W, C)
-    low: float = 0.0
-    high: float = 1.0
-    field: ClassVar[str] = "image"  # the dataset field it reads
-
-    def check_stored(self, images) -> None:
-        """Clear errors for a dataset batch that does not fit (dtype, rank, size)."""
-        if images.dtype != np.uint8:
-            raise TypeError(f"dataset images must be uint8 in [0, 255], got {images.dtype}")
-        if tuple(images.shape[1:]) != tuple(self.shape):
-            raise ValueError(
-                f"dataset images have shape {tuple(images.shape[1:])} but the model expects "
-                f"{tuple(self.shape)}; set config.model.image_size (and the dataset config) "
-                "to match"
-            )
-
-    def preprocess(self, images: Array) -> Array:
-        """uint8 ``[B, H, W, C]`` in [0, 255] -> float32 in ``[low, high]``."""
-        if images.dtype != jnp.uint8:
-            raise TypeError(f"expected uint8 images in [0, 255], got dtype {images.dtype}")
-        return self.low + images.astype(jnp.float32) * ((self.high - self.low) / 255.0)
-
-    def to_unit(self, x) -> np.ndarray:
-        """Model-space images -> float ``[..., H, W, 3]`` in [0, 1] for pictures (one channel
-        repeated to three)."""
-        x = (np.asarray(x, np.float32) - self.low) / (self.high - self.low)
-        return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-
-    def check(self, images) -> None:
-        """Raise a clear error unless ``images`` is float ``[B, H, W, C]`` in ``[low, high]``
-        (the range only on concrete arrays, not under ``jit``)."""
-        shape = tuple(images.shape)
-        if len(shape) != 4 or shape[1:] != tuple(self.shape):
-            raise ValueError(
-                f"images must have shape [B, {', '.join(map(str, self.shape))}] for this model, "
-                f"got {list(shape)}"
-            )
-        if not jnp.issubdtype(images.dtype, jnp.floating):
-            raise TypeError(
-                f"images must be floating point in [{self.low:g}, {self.high:g}], got dtype "
-                f"{images.dtype}; convert uint8 images with model.input_spec.preprocess"
-            )
-        if isinstance(images, jax.core.Tracer):
-            return
-        lo, hi = float(np.min(images)), float(np.max(images))
-        if lo < self.low or hi > self.high:
-            raise ValueError(
-                f"image values must lie in [{self.low:g}, {self.high:g}], "
-                f"got range [{lo:.3g}, {hi:.3g}]"
-            )
+__all__ = ["Array", "Family", "InputSpec", "LinenFamily", "PointSpec", "Variables", "sample_fn"]
 
 
-@dataclasses.dataclass(frozen=True)
-class PointSpec:
-    """What a family of vectors reads (pinwheel): float ``[B, *shape]`` from the dataset's
-    ``point`` field, used as stored."""
-
-    shape: tuple[int, ...]
-    low: float = 0.0  # the value of the zero input that initialises a model
-    field: ClassVar[str] = "point"
-
-    def preprocess(self, points: Array) -> Array:
-        if not jnp.issubdtype(points.dtype, jnp.floating):
-            raise TypeError(f"expected floating-point points, got dtype {points.dtype}")
-        return points.astype(jnp.float32)
-
-    def check_stored(self, points) -> None:
-        if not np.issubdtype(points.dtype, np.floating):
-            raise TypeError(f"dataset points must be floating point, got {points.dtype}")
-        if tuple(points.shape[1:]) != tuple(self.shape):
-            raise ValueError(
-                f"dataset points have shape {tuple(points.shape[1:])} but the model expects "
-                f"{tuple(self.shape)}; set config.model.point_dim to match"
-            )
-
-    def check(self, points) -> None:
-        shape = tuple(points.shape)
-        if len(shape) != 1 + len(self.shape) or shape[1:] != tuple(self.shape):
-            raise ValueError(
-                f"points must have shape [B, {', '.join(map(str, self.shape))}], got {list(shape)}"
-            )
-        if not jnp.issubdtype(points.dtype, jnp.floating):
-            raise TypeError(f"points must be floating point, got dtype {points.dtype}")
-
-
-class ModelFamily(Protocol):
-    """What ``ocg_jax.train`` knows of a model."""
+class Family:
+    """Every member the library reads of a model family, each with its documented default."""
 
     name: str
-    input_spec: InputSpec
-    #: names of the per-example loss terms in ``outputs.losses`` that are KLs
-    kl_terms: tuple[str, ...]
     #: the recipe it trains with unless the config names one (``ocg_jax.train.recipes``)
-    recipe: str
+    recipe: ClassVar[str] = "elbo"
+    #: names of the per-example loss terms in ``outputs.losses`` that are KLs
+    kl_terms: tuple[str, ...] = ()
+    #: whether ``sample`` draws from a prior (ReDO redraws images: it has none)
+    samples: ClassVar[bool] = True
+    #: what ``experiments.evaluate`` runs for it (``ocg_jax.analysis.evaluators``), in order
+    evaluators: ClassVar[tuple[str, ...]] = ("scores", "frechet", "probes")
+    #: what the training loop calls at each flush of the metrics (``ocg_jax.train.monitors``)
+    monitors: ClassVar[tuple[str, ...]] = ()
+    #: per-step metrics (region areas in [0, 1]) the ``collapse`` monitor watches
+    collapse_metrics: tuple[str, ...] = ()
+    #: batch fields beside the input that the train step reads (labels its metrics use)
+    label_fields: ClassVar[tuple[str, ...]] = ()
+    #: ``score_function``: the top-level parameter key of the baseline network
+    baseline_group: ClassVar[str | None] = None
+    #: ``adversarial``: top-level parameter keys, one optimiser each, and the phases of a
+    #: step, ``(phase, groups it updates)``, run in order (``phase_loss``)
+    groups: tuple[str, ...] = ()
+    phases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: ``supervised``: target name -> number of classes (``outputs.logits[name]``)
+    targets: ClassVar[Mapping[str, int]] = types.MappingProxyType({})
 
-    def init(self, rng: Array, batch: Array) -> Variables: ...
+    @property
+    def input_spec(self) -> InputSpec | PointSpec:
+        raise NotImplementedError(f"{type(self).__name__} must give its input_spec")
 
-    def apply(
-        self, variables: Variables, images: Array, rng: Array, *, train: bool
-    ) -> tuple[Any, Variables]: ...
+    def init(self, rng: Array, batch: Array) -> Variables:
+        raise NotImplementedError
 
-    def sample(self, variables: Variables, rng: Array, num: int) -> Any: ...
+    def apply(self, variables: Variables, images: Array, rng: Array, *, train: bool):
+        raise NotImplementedError
 
-    def features(self, outputs: Any, *, sample: bool = True) -> Array: ...
+    def sample(self, variables: Variables, rng: Array, num: int) -> Any:
+        """``num`` draws from the prior (families with ``samples``)."""
+        raise NotImplementedError(f"the {self.name!r} family does not sample from a prior")
 
+    def features(self, outputs: Any, *, sample: bool = True) -> Array:
+        """``[B, D]`` what the probes read: posterior samples (or means, ``sample=False``)."""
+        raise NotImplementedError(f"the {self.name!r} family gives no features to probe")
 
-def check_images(images, image_shape: tuple[int, int, int]) -> None:
-    """``InputSpec(image_shape).check(images)``: float images in [0, 1]."""
-    InputSpec(tuple(image_shape)).check(images)
+    def batch_metrics(self, outputs: Any, batch: dict) -> dict[str, Array]:
+        """Scalars logged beside the loss at each train step (``{}``: none)."""
+        return {}
+
+    def example_metrics(self, outputs: Any, batch: dict) -> dict[str, Array]:
+        """Per-example ``[B]`` scores the eval step adds to the loss terms (``{}``: none)."""
+        return {}
+
+    def batch_regularizers(self) -> dict:
+        """``elbo``: ``{name: fn(outputs, variables, rng) -> scalar}`` added to the loss times
+        ``config.regularizers[name]`` (``{}``: none)."""
+        return {}
+
+    def check_data(self, batch: dict) -> None:
+        """Raise a clear error for a (host) data batch the family cannot learn from."""
+
+    def phase_loss(self, phase: str, variables: Variables, images: Array, rng: Array):
+        """``adversarial``: ``(loss, (metrics, model_state))`` of one phase on a batch."""
+        raise NotImplementedError(f"the {self.name!r} family has no adversarial phases")
+
+    def evaluate_batch(self, variables: Variables, images: Array, batch: dict, rng: Array):
+        """``adversarial``: ``({name: [B]}, outputs)`` scores of a batch in evaluation mode
+        (``({}, None)``: none); the other recipes score what ``apply`` returns."""
+        return {}, None
+
+    def pictures(self, variables: Variables, batch: dict, outputs: Any, rng: Array, num: int = 8):
+        """``{name: uint8 [H, W, 3]}``: the inputs of ``batch`` over their reconstructions in
+        ``outputs`` (and masks, components), and ``num`` prior samples."""
+        spec = self.input_spec
+        pics = {}
+        if outputs is not None:
+            pics["reconstructions"] = viz.reconstruction_grid(spec, batch["image"], outputs, num)
+        if self.samples:
+            pics["samples"] = viz.sample_grid(spec, sample_fn(self)(variables, rng, num))
+        return pics
 
 
 @dataclasses.dataclass(frozen=True)
-class LinenFamily:
+class LinenFamily(Family):
     """The contract for a family whose network is one Linen module ``net``.
 
     ``net.__call__(images, train=...)`` gives the outputs (randomness from the
-    ``"sample"`` rng stream); ``net.sample(num)`` draws from the prior.  A
-    subclass adds ``kl_terms`` and ``features``.
+    ``"sample"`` rng stream); ``net.sample(num)`` draws from the prior; ``net.compute_dtype``
+    is the dtype its convs and dense layers compute in.  A subclass adds ``kl_terms`` and
+    ``features``.
     """
 
     net: nn.Module
     name: str
 
-    recipe = "elbo"
-
     @property
     def input_spec(self) -> InputSpec:
         return InputSpec((self.net.image_size, self.net.image_size, 3))
 
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return self.input_spec.shape
-
     def _dtype(self):
         """Mixed precision: convs and dense layers in the net's ``compute_dtype``."""
-        return layers.computing_in(getattr(self.net, "compute_dtype", "float32"))
+        return layers.computing_in(self.net.compute_dtype)
 
     def init(self, rng: Array, batch: Array) -> Variables:
         self.input_spec.check(batch)
@@ -187,15 +162,6 @@ class LinenFamily:
 
 
 @functools.cache
-def eval_apply_fn(model: ModelFamily):
-    """Jitted ``(variables, images float, rng) -> outputs`` in eval mode; one per model, so
-    evaluation and pictures of the same batch shape compile once."""
-    return jax.jit(
-        lambda variables, images, rng: model.apply(variables, images, rng, train=False)[0]
-    )
-
-
-@functools.cache
-def sample_fn(model: ModelFamily):
+def sample_fn(model: Family):
     """Jitted ``(variables, rng, num) -> outputs`` from the prior; one per model."""
     return jax.jit(model.sample, static_argnums=2)

@@ -20,6 +20,7 @@ Shapes: B batch, D latents (``latent``).
 
 import dataclasses
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -37,6 +38,7 @@ from ocg_jax.objectives.priors import (
     has_closed_form_kl,
     prior_distribution,
 )
+from ocg_jax.viz import latents as latent_pictures
 
 EPS = 1e-6  # the original's Constants.eta on posterior scales
 DATA = ("image", "point")
@@ -198,7 +200,7 @@ class DDVAE(LinenFamily):
     net: DDNet
     name: str = "dd_vae"
     kl_terms: tuple[str, ...] = ("kl",)
-    disentangles = True  # evaluate adds the disentanglement scores
+    evaluators: ClassVar[tuple[str, ...]] = ("scores", "disentanglement", "frechet", "probes")
 
     def __post_init__(self):
         self.net.check()  # when the family is made, before any run directory is touched
@@ -233,11 +235,9 @@ class DDVAE(LinenFamily):
         """Decoder means at latents ``z [N, D]``."""
         return self.net.apply(variables, z, method=DDNet.sample_at).recon
 
-    def draw(self, variables: Variables, batch: dict, outputs: DDOutputs, rng, num: int = 8):
-        """The run's pictures (``ocg_jax.analysis.dd_pictures``)."""
-        from ocg_jax.analysis import dd_pictures
-
+    def pictures(self, variables: Variables, batch: dict, outputs: DDOutputs, rng, num: int = 8):
+        """The run's pictures (``ocg_jax.viz.latents``)."""
         samples = sample_fn(self)(variables, rng, num)
         if self.net.data == "point":
-            return dd_pictures.point_pictures(self, variables, batch, outputs, samples)
-        return dd_pictures.image_pictures(self, variables, batch, outputs, samples, num)
+            return latent_pictures.point_pictures(self, variables, batch, outputs, samples)
+        return latent_pictures.image_pictures(self, variables, batch, outputs, samples, num)

@@ -10,13 +10,15 @@ normalised for the hinge loss, plain for WGAN-GP (whose gradient penalty replace
 """
 
 import dataclasses
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ocg_jax.models.base import Array, InputSpec, Variables
+from ocg_jax import viz
+from ocg_jax.models.base import Array, Family, InputSpec, Variables, sample_fn
 from ocg_jax.nn.layers import UpConv4
 from ocg_jax.objectives.adversarial import (
     gradient_penalty,
@@ -101,15 +103,14 @@ class GANNet:
 
 
 @dataclasses.dataclass(frozen=True)
-class GAN:
+class GAN(Family):
     """The GAN behind the model contract, for the ``adversarial`` recipe: the discriminator
     (critic) phase, then the generator phase; ``config.adversarial.repeats.discriminator``
     gives WGAN-GP's several critic updates per generator update."""
 
     net: GANNet
     name: str = "gan"
-    recipe = "adversarial"
-    kl_terms: tuple[str, ...] = ()
+    recipe: ClassVar[str] = "adversarial"
     groups: tuple[str, ...] = ("generator", "discriminator")
     phases: tuple = (("discriminator", ("discriminator",)), ("generator", ("generator",)))
 
@@ -189,7 +190,7 @@ class GAN:
         del train
         return self.sample(variables, rng, images.shape[0]), variables
 
-    def evaluate(self, variables: Variables, images: Array, batch: dict, rng: Array):
+    def evaluate_batch(self, variables: Variables, images: Array, batch: dict, rng: Array):
         """``({"d_real": [B]}, features [B, D])``: the discriminator's score of each real image
         and its last feature map (the DCGAN paper's use of D as a feature extractor), which
         the probes read."""
@@ -201,3 +202,7 @@ class GAN:
     def features(self, outputs: Array, *, sample: bool = True) -> Array:
         """``[B, D]``: what ``evaluate`` gave (a GAN has no posterior to sample)."""
         return outputs
+
+    def pictures(self, variables: Variables, batch: dict, outputs, rng: Array, num: int = 8):
+        """``samples``: ``num`` generated images (a GAN reconstructs nothing)."""
+        return {"samples": viz.sample_grid(self.input_spec, sample_fn(self)(variables, rng, num))}

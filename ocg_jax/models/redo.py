@@ -15,6 +15,8 @@ Images ``[B, S, S, 3]`` in [-1, 1]; masks ``[B, n, S, S]``.
 """
 
 import dataclasses
+import functools
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -22,9 +24,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from ocg_jax.metrics.foreground import all_region_scores, best_region_scores
-from ocg_jax.models.base import Array, InputSpec, Variables
+from ocg_jax.models.base import Array, Family, InputSpec, Variables
 from ocg_jax.nn.redo import MaskNet, RegionGenerator, ResidualEncoder
 from ocg_jax.objectives.adversarial import hinge_discriminator_loss, hinge_generator_loss
+from ocg_jax.viz.redo import redrawing_grid
 
 GROUPS = ("mask", "generator", "discriminator", "recovery")
 
@@ -101,26 +104,28 @@ class ReDONet(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class ReDO:
+class ReDO(Family):
     """ReDO behind the model contract, for the ``adversarial`` recipe."""
 
     net: ReDONet
     name: str = "redo"
-    recipe = "adversarial"
-    kl_terms: tuple[str, ...] = ()
     groups: tuple[str, ...] = GROUPS
     phases: tuple = (
         ("redraw", ("mask", "generator", "recovery")),
         ("discriminator", ("discriminator",)),
     )
-    segments_foreground = True  # evaluate scores its masks against the ground truth
+    recipe: ClassVar[str] = "adversarial"
+    samples: ClassVar[bool] = False  # it redraws images; it has no prior over scenes
+    # its masks against the ground truth, beside the colour rules; its collapse record
+    evaluators: ClassVar[tuple[str, ...]] = ("scores", "foreground", "colour_rules", "collapse")
+    monitors: ClassVar[tuple[str, ...]] = ("collapse",)
 
     def __post_init__(self):
         self.net.check()  # when the family is made, before any run directory is touched
 
     @property
     def collapse_metrics(self) -> tuple[str, ...]:
-        """Per-step region areas the loop watches for a collapse (``train/collapse.py``)."""
+        """Per-step region areas the ``collapse`` monitor watches (``train/collapse.py``)."""
         return tuple(f"area_{k}" for k in range(self.net.regions))
 
     @property
@@ -166,7 +171,7 @@ class ReDO:
         masks, _, redrawn = self.net.apply(variables, images, z, False, method=ReDONet.redraw)
         return ReDOOutputs(masks, redrawn), {k: v for k, v in variables.items() if k != "params"}
 
-    def evaluate(self, variables: Variables, images: Array, batch: dict, rng: Array):
+    def evaluate_batch(self, variables: Variables, images: Array, batch: dict, rng: Array):
         """``({name: [B]}, outputs)``: each region's area and, with ``mask``, the accuracy and
         IoU of the best region per image (``accuracy``, ``iou``) and of each region as the
         foreground (``iou_region_k``)."""
@@ -186,8 +191,25 @@ class ReDO:
         """``[B, n]``: the regions' areas (ReDO has no latent code of an image)."""
         return jnp.mean(outputs.masks, axis=(2, 3))
 
+    def redraw(self, variables: Variables, images: Array, z: Array):
+        """``(masks [B, n, S, S], redrawn [B, n, S, S, 3])`` of float ``images`` with noise
+        ``z [B, n, Z]`` (jitted once per family)."""
+        return _redraw_fn(self)(variables, images, z)
+
     def pictures(self, variables: Variables, batch: dict, outputs, rng: Array, num: int = 8):
         """``redrawing``: input, each mask, then each region redrawn with 3 noises."""
-        from ocg_jax.analysis.redo_pictures import redrawing_grid
+        images = batch["image"][:num]
+        x = self.input_spec.preprocess(images)
+        noise = lambda i: self.noise(jax.random.fold_in(rng, i), x.shape[0])
+        draws = [self.redraw(variables, x, noise(i)) for i in range(3)]
+        masks = draws[0][0]
+        return {"redrawing": redrawing_grid(self.input_spec, images, masks, [r for _, r in draws])}
 
-        return {"redrawing": redrawing_grid(self, variables, batch["image"][:num], rng)}
+
+@functools.cache
+def _redraw_fn(model: ReDO):
+    def fn(variables, x, z):
+        masks, _, redrawn = model.net.apply(variables, x, z, False, method=ReDONet.redraw)
+        return masks, redrawn
+
+    return jax.jit(fn)

@@ -7,7 +7,7 @@ import flax.linen as nn
 import ml_collections
 
 from ocg_jax.models.air import AIR, AIRNet
-from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.base import Family
 from ocg_jax.models.dd_vae import DDVAE, DDNet
 from ocg_jax.models.gan import GAN, GANNet
 from ocg_jax.models.genesis import Genesis, GenesisNet
@@ -32,10 +32,10 @@ _FAMILIES: dict[str, tuple[type, type[nn.Module], dict]] = {
 
 
 #: families registered from outside the library: name -> factory(options) -> family
-_REGISTERED: dict[str, Callable[[dict], ModelFamily]] = {}
+_REGISTERED: dict[str, Callable[[dict], Family]] = {}
 
 
-def register(name: str, factory: Callable[[dict], ModelFamily]) -> None:
+def register(name: str, factory: Callable[[dict], Family]) -> None:
     """Make ``get_model({"name": name, **options})`` return ``factory(options)``: a family of
     your own then trains through the launchers and the loop like the built-in ones."""
     if name in _FAMILIES:
@@ -43,7 +43,7 @@ def register(name: str, factory: Callable[[dict], ModelFamily]) -> None:
     _REGISTERED[name] = factory
 
 
-def get_model(config: ml_collections.ConfigDict | dict) -> ModelFamily:
+def get_model(config: ml_collections.ConfigDict | dict) -> Family:
     """The family ``config['name']`` built with the remaining entries as options."""
     options = dict(config.to_dict() if hasattr(config, "to_dict") else config)
     name = options.pop("name", None)

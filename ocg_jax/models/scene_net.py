@@ -6,11 +6,12 @@
 """
 
 import dataclasses
+from typing import ClassVar
 
 import flax.linen as nn
 from flax import struct
 
-from ocg_jax.models.base import Array, InputSpec, Variables
+from ocg_jax.models.base import Array, Family, InputSpec, Variables
 
 
 @struct.dataclass
@@ -36,13 +37,14 @@ class SceneNet(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class SceneNetFamily:
+class SceneNetFamily(Family):
     """``SceneNet`` behind the model contract; trains with the ``supervised`` recipe."""
 
     net: SceneNet
     name: str = "scene_net"
-    recipe: str = "supervised"
-    kl_terms: tuple[str, ...] = ()
+    recipe: ClassVar[str] = "supervised"
+    samples: ClassVar[bool] = False
+    evaluators: ClassVar[tuple[str, ...]] = ()
 
     @property
     def input_spec(self) -> InputSpec:

@@ -7,10 +7,11 @@ per shape); a U-Net whose MLP bottleneck sees the whole scene.  Trained with the
 """
 
 import dataclasses
+from typing import ClassVar
 
 from flax import struct
 
-from ocg_jax.models.base import Array, InputSpec, Variables
+from ocg_jax.models.base import Array, Family, InputSpec, Variables
 from ocg_jax.nn.unet import UNet
 
 
@@ -20,15 +21,16 @@ class SegmenterOutputs:
 
 
 @dataclasses.dataclass(frozen=True)
-class Segmenter:
+class Segmenter(Family):
     """The segmenter behind the model contract; trains with the ``supervised`` recipe."""
 
     net: UNet
     image_size: int
     channels: int = 3
     name: str = "segmenter"
-    recipe: str = "supervised"
-    kl_terms: tuple[str, ...] = ()
+    recipe: ClassVar[str] = "supervised"
+    samples: ClassVar[bool] = False
+    evaluators: ClassVar[tuple[str, ...]] = ()
 
     @property
     def input_spec(self) -> InputSpec:

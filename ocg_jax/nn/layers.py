@@ -190,8 +190,3 @@ def elu(x: Array) -> Array:
 def tile(c: Array, n: int) -> Array:
     """``[...] -> [n, ...]``, ``c`` repeated ``n`` times (its gradient a matmul on the CPU)."""
     return derivatives.tile_items(c, n) if tuned() else jnp.broadcast_to(c, (n, *c.shape))
-
-
-def describe() -> str:
-    """``"tuned (cpu)"`` or ``"plain (gpu)"``: which forms the layers take, for logs."""
-    return f"{'tuned' if tuned() else 'plain'} ({jax.default_backend()})"

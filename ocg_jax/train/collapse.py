@@ -1,18 +1,20 @@
 """Collapse of a region-splitting model (ReDO: one region takes the whole image).
 
-A family names the per-step metrics to watch (``model.collapse_metrics``, region areas
-in [0, 1]); ``config.collapse`` sets ``threshold``, ``window`` (steps), ``healthy``,
-``restart``, ``from_scratch``, ``max_restarts``, ``drift`` and ``drift_steps``. A logged
-step is *bad* when a watched area is below ``threshold`` or above ``1 - threshold``;
-``window`` bad steps in a row are a collapse. The loop then says so (log line,
-``collapsed`` in metrics.jsonl) and, with ``restart``, starts again with new randomness:
-from scratch (``from_scratch``, the default, as the original), or else from the last
-*healthy* checkpoint, the last one written before the areas last left
-``[healthy, 1 - healthy]``. A collapse is a steady drift, so a checkpoint taken on the way
-down (an area just above the threshold) would only collapse again; every collapse we
-have seen drifted from the first steps, so no checkpoint of such a run is healthy (docs/redo.md).
-Checkpoints set aside move to ``checkpoints.collapsed/``; ``collapse.json`` in the run
-directory counts the restarts, and the restored state's rng is folded with it.
+A family that names the ``collapse`` monitor (``model.monitors``) names the per-step
+metrics to watch (``model.collapse_metrics``, region areas in [0, 1]); the loop calls
+``CollapseWatch`` at each flush. ``config.collapse`` sets ``threshold``, ``window``
+(steps), ``healthy``, ``restart``, ``from_scratch``, ``max_restarts``, ``drift`` and
+``drift_steps``. A logged step is *bad* when a watched area is below ``threshold`` or
+above ``1 - threshold``; ``window`` bad steps in a row are a collapse. The loop then
+says so (log line, ``collapsed`` in metrics.jsonl) and, with ``restart``, starts again
+with new randomness: from scratch (``from_scratch``, the default, as the original), or
+else from the last *healthy* checkpoint, the last one written before the areas last left
+``[healthy, 1 - healthy]``. A collapse is a steady drift, so a checkpoint taken on the
+way down (an area just above the threshold) would only collapse again; every collapse we
+have seen drifted from the first steps, so no checkpoint of such a run is healthy
+(docs/redo.md). Checkpoints set aside move to ``checkpoints.collapsed/``;
+``collapse.json`` in the run directory counts the restarts, and the restored state's rng
+is folded with it.
 
 An early rule, off by default (``drift`` 0): a run that starts from scratch is a
 collapse at once if, by step ``drift_steps``, a watched area has moved more than
@@ -23,11 +25,15 @@ some 600 steps before the areas leave ``[threshold, 1 - threshold]``. Not in the
 original.
 """
 
+import functools
 import json
 from collections import deque
 from pathlib import Path
 
 import jax
+
+from ocg_jax.train.checkpoint import Checkpointer
+from ocg_jax.train.monitors import Monitor, RestartRun
 
 DEFAULTS = {
     "threshold": 0.1,  # collapsed ReDO runs settle at 0.02-0.05 (docs/redo.md)
@@ -183,3 +189,72 @@ def summary(workdir: Path, areas: dict[str, float], config) -> dict:
         "collapsed": any(not t <= a <= 1 - t for a in areas.values()),
         "threshold": t,
     }
+
+
+class CollapseWatch(Monitor):
+    """The ``collapse`` monitor: the rule above on each logged step; a restart when it fires
+    (and ``restart`` allows one more), else a warning and training on."""
+
+    def __init__(self, names, watch: dict, workdir: Path, log, say):
+        self.watch, self.workdir, self.log, self.say = watch, workdir, log, say
+        self.record = read_record(workdir)
+        self.restarts = len(self.record["restarts"])
+        rule = (watch[k] for k in ("threshold", "window", "healthy", "drift", "drift_steps"))
+        self.monitor: CollapseMonitor | None = CollapseMonitor(names, *rule)
+
+    @classmethod
+    def create(cls, model, config, workdir: Path, *, log, say) -> "CollapseWatch | None":
+        """None when the run does not watch (no ``config.collapse``, or nothing to watch)."""
+        watch = settings(config)
+        if watch is None or not model.collapse_metrics:
+            return None
+        return cls(tuple(model.collapse_metrics), watch, workdir, log, say)
+
+    def seed(self, seed: int) -> int:
+        return seed + 7919 * self.restarts  # a restart from scratch: new weights and data order
+
+    def restored(self, state, step: int):
+        return reseed(state, self.record, step)
+
+    def flushed(self, step: int, rows) -> None:
+        for s, row in rows:
+            if self.monitor is None:
+                return
+            try:
+                self.monitor.check(s, row)
+            except CollapseError as e:
+                self._collapsed(e)
+
+    def _collapsed(self, e: CollapseError) -> None:
+        self.log(e.step, {"collapsed": 1.0})
+        self.say(f"warning: {e}")
+        if self.watch["restart"] and self.restarts < self.watch["max_restarts"]:
+            raise RestartRun(str(e), functools.partial(self._prepare_restart, e))
+        why = (
+            "config.collapse.restart is off"
+            if not self.watch["restart"]
+            else f"it restarted {self.restarts} times already (max_restarts)"
+        )
+        self.say(f"not restarting: {why}; training on")
+        if e.early:
+            self.monitor.drift = 0.0  # said once; the areas are still watched
+        else:
+            self.monitor = None  # said once
+
+    def _prepare_restart(self, e: CollapseError) -> str:
+        """Move aside every checkpoint (``from_scratch``) or those written since the areas
+        began to drift, record the restart, and say so."""
+        ckpt = Checkpointer(self.workdir / "checkpoints", save_every=1)
+        before_drift = (s for s in ckpt.all_steps() if s < e.drift_start)
+        healthy = None if self.watch["from_scratch"] else max(before_drift, default=None)
+        moved = ckpt.move_after(healthy, "collapsed")
+        ckpt.close()
+        restart = {"step": e.step, "streak_start": e.streak_start, "drift_start": e.drift_start}
+        self.record["restarts"].append({**restart, "resumed_from": healthy})
+        write_record(self.workdir, self.record)
+        where = f"checkpoint {healthy}" if healthy is not None else "scratch"
+        return (
+            f"restart {len(self.record['restarts'])} of {self.watch['max_restarts']}: from "
+            f"{where} with new randomness ({len(moved)} later checkpoint(s) moved to "
+            "checkpoints.collapsed/)"
+        )

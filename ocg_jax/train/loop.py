@@ -22,6 +22,7 @@ from ocg_jax.models.registry import get_model
 from ocg_jax.train import collapse
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.logging import NullLogger, RunLogger
+from ocg_jax.train.monitors import RestartRun
 from ocg_jax.train.recipes import Recipe, build, compile_eval_step, compile_train_step
 from ocg_jax.train.sharding import batch_sharding, make_mesh
 from ocg_jax.train.state import TrainState, abstract_train_state, create_train_state
@@ -69,9 +70,8 @@ def train_and_evaluate(
 
     Everything that can be checked (model, recipe, data, the first validation batch) is
     checked before ``workdir`` is touched, so a failed start leaves nothing behind.  With
-    ``progress``, a bar, and a line on where the run's output is.  A run that watches for
-    collapse (``config.collapse``, ``ocg_jax.train.collapse``) restarts here when one is
-    found and ``config.collapse.restart`` is set.
+    ``progress``, a bar, and a line on where the run's output is.  A family's monitor
+    (``model.monitors``) may ask for a restart; the run then starts again here.
     """
     mesh = make_mesh() if mesh is None else mesh
     model = get_model(config.model)
@@ -79,200 +79,162 @@ def train_and_evaluate(
     built = model, recipe, compile_train_step(recipe, mesh)  # once: a restart reuses the step
     while True:
         try:
-            return _train(config, Path(workdir), mesh, progress, built)
-        except collapse.CollapseError as e:
-            _restart_after_collapse(config, Path(workdir), e, progress)
+            return _Training(config, Path(workdir), mesh, progress, built).run()
+        except RestartRun as restart:
+            _say(progress and jax.process_index() == 0, restart.prepare())
 
 
-def _restart_after_collapse(config, workdir: Path, error, progress: bool) -> None:
-    """Move aside every checkpoint (``collapse.from_scratch``) or those written since the
-    areas began to drift, and record the restart."""
-    ckpt = Checkpointer(
-        workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
-    )
-    before_drift = (s for s in ckpt.all_steps() if s < error.drift_start)
-    from_scratch = collapse.settings(config)["from_scratch"]
-    healthy = None if from_scratch else max(before_drift, default=None)
-    moved = ckpt.move_after(healthy, "collapsed")
-    ckpt.close()
-    record = collapse.read_record(workdir)
-    record["restarts"].append(
-        {
-            "step": error.step,
-            "streak_start": error.streak_start,
-            "drift_start": error.drift_start,
-            "resumed_from": healthy,
-        }
-    )
-    collapse.write_record(workdir, record)
-    where = f"checkpoint {healthy}" if healthy is not None else "scratch"
-    _say(
-        progress and jax.process_index() == 0,
-        f"restart {len(record['restarts'])} of {collapse.settings(config)['max_restarts']}: "
-        f"from {where} with new randomness ({len(moved)} later checkpoint(s) moved to "
-        "checkpoints.collapsed/)",
-    )
+#: monitors by name (``model.monitors``): ``create(model, config, workdir, log=, say=)``
+MONITORS = {"collapse": collapse.CollapseWatch.create}
 
 
-def _train(config, workdir: Path, mesh, progress: bool, built) -> TrainState:
-    model, recipe, train_step = built
-    data = config.data
-    source = functools.partial(
-        load_source,
-        data.name,
-        data.config,
-        data_dir=_check_data_dir(data),
-        prepare=data.prepare,
-        manual_dir=data.get("manual_dir"),
-    )
-    train_src, val_src = source("train"), source(data.eval_split)
-    loader = ShardedLoader(
-        train_src,
-        batch_size=config.batch_size,
-        sharding=batch_sharding(mesh),
-        seed=config.seed,
-        fields=recipe.fields,
-        num_threads=data.num_threads,
-        device_prefetch=data.get("device_prefetch", 2),
-    )
-    spec = model.input_spec
-    val_host = load_examples(val_src, config.eval_images, recipe.eval_fields, missing_ok=True)
-    spec.check_stored(val_host[spec.field])
-    check_data = getattr(model, "check_data", None)  # a family's own checks of its labels
-    if check_data is not None:
-        check_data(val_host)
-    val = _global_batch(val_host, batch_sharding(mesh))
-    primary = jax.process_index() == 0  # writes logs, pictures and config.json
-    progress = progress and primary
+class _Training:
+    """One attempt at a run: set up, restore, step, log, evaluate, save."""
 
-    watch = collapse.settings(config)
-    watched = tuple(getattr(model, "collapse_metrics", ()))
-    record = collapse.read_record(workdir)
-    restarts = len(record["restarts"])
-    monitor = (
-        collapse.CollapseMonitor(
-            watched, *(watch[k] for k in ("threshold", "window", "healthy", "drift", "drift_steps"))
+    def __init__(self, config, workdir: Path, mesh, progress: bool, built):
+        self.config, self.workdir, self.mesh = config, workdir, mesh
+        self.model, self.recipe, self.train_step = built
+        self.primary = jax.process_index() == 0  # writes logs, pictures and config.json
+        self.progress = progress and self.primary
+        self.logger = NullLogger()
+        self.pending: list[tuple[int, dict]] = []
+        self.monitors = self._monitors()
+        self._data()
+
+    def _monitors(self) -> list:
+        unknown = sorted(set(self.model.monitors) - set(MONITORS))
+        if unknown:
+            raise ValueError(f"{self.model.name!r} names unknown monitors {unknown}")
+        say = functools.partial(_say, self.primary)
+        made = [MONITORS[n](self.model, self.config, self.workdir, log=self._log, say=say)
+                for n in self.model.monitors]  # fmt: skip
+        return [m for m in made if m is not None]
+
+    def _log(self, step: int, values: dict) -> None:
+        self.logger.scalars(step, values)
+
+    def _data(self) -> None:
+        """The loader, and the validation batch checked against the model."""
+        data, recipe, spec = self.config.data, self.recipe, self.model.input_spec
+        source = functools.partial(
+            load_source, data.name, data.config, data_dir=_check_data_dir(data),
+            prepare=data.prepare, manual_dir=data.get("manual_dir"),
+        )  # fmt: skip
+        seed = self.config.seed
+        for m in self.monitors:
+            seed = m.seed(seed)
+        self.seed = seed
+        self.loader = ShardedLoader(
+            source("train"), batch_size=self.config.batch_size, sharding=batch_sharding(self.mesh),
+            seed=seed, fields=recipe.fields, num_threads=data.num_threads,
+            device_prefetch=data.get("device_prefetch", 2),
+        )  # fmt: skip
+        val_src = source(data.eval_split)
+        self.val_host = load_examples(val_src, self.config.eval_images, recipe.eval_fields, True)
+        spec.check_stored(self.val_host[spec.field])
+        self.model.check_data(self.val_host)
+        self.val = _global_batch(self.val_host, batch_sharding(self.mesh))
+
+    def _start(self) -> TrainState:
+        """The state to train from: the latest checkpoint's, or a fresh one."""
+        c = self.config
+        self.ckpt = Checkpointer(
+            self.workdir / "checkpoints", save_every=c.checkpoint_every, max_to_keep=c.max_to_keep
         )
-        if watch and watched
-        else None
-    )
-    ckpt = Checkpointer(
-        workdir / "checkpoints", save_every=config.checkpoint_every, max_to_keep=config.max_to_keep
-    )
-    meta = run_meta(config)
-    try:
-        if ckpt.latest_step() is not None:  # resume: restore into shapes, no initialisation
-            state, loader_state = ckpt.restore(abstract_train_state(recipe, mesh), meta)
-            state = collapse.reseed(state, record, int(state.step))
-            loader.set_state(loader_state)
-            for line in ckpt.skipped:
-                _say(primary, f"warning: {line}")
-        else:
-            seed = config.seed + 7919 * restarts  # a restart from scratch: new randomness
-            state = create_train_state(recipe, jax.random.PRNGKey(seed), mesh)
-    except BaseException:
-        ckpt.close()
-        raise
-    if primary:
-        (workdir / "config.json").write_text(_json_config(config))
+        self.meta = run_meta(c)
+        try:
+            if self.ckpt.latest_step() is None:
+                return create_train_state(self.recipe, jax.random.PRNGKey(self.seed), self.mesh)
+            target = abstract_train_state(self.recipe, self.mesh)
+            state, loader_state = self.ckpt.restore(target, self.meta)
+            for m in self.monitors:
+                state = m.restored(state, int(state.step))
+            self.loader.set_state(loader_state)
+            for line in self.ckpt.skipped:
+                _say(self.primary, f"warning: {line}")
+            return state
+        except BaseException:
+            self.ckpt.close()
+            raise
 
-    start = int(state.step)
-    if start >= config.num_steps:
-        ckpt.close()
-        _say(
-            progress,
-            f"{workdir} is already complete at step {start} (num_steps="
-            f"{config.num_steps}); raise --config.num_steps to train on",
-        )
+    def run(self) -> TrainState:
+        state = self._start()
+        if self.primary:
+            (self.workdir / "config.json").write_text(_json_config(self.config))
+        start, total = int(state.step), self.config.num_steps
+        if start >= total:
+            self.ckpt.close()
+            _say(self.progress, f"{self.workdir} is already complete at step {start} "
+                 f"(num_steps={total}); raise --config.num_steps to train on")  # fmt: skip
+            return state
+        if start:
+            _say(self.progress, f"resuming {self.workdir} from step {start}")
+        if self.primary:
+            self.logger = RunLogger(
+                self.workdir, total_steps=total, initial_step=start, progress=self.progress
+            )
+        self.last_good = self.ckpt.latest_step()
+        try:
+            state = self._steps(state, start)
+        finally:
+            self.ckpt.wait()
+            self.ckpt.close()
+            self.logger.close()
+        _say(self.progress, f"trained to step {int(state.step)}; the run is in {self.workdir}: "
+             "metrics.jsonl, images/, tensorboard/ and checkpoints/ (evaluate it with "
+             f"python -m experiments.evaluate --workdir={self.workdir})")  # fmt: skip
         return state
-    if start:
-        _say(progress, f"resuming {workdir} from step {start}")
-    logger = (
-        RunLogger(workdir, total_steps=config.num_steps, initial_step=start, progress=progress)
-        if primary
-        else NullLogger()
-    )
-    pending: list[tuple[int, dict]] = []
-    last_good = ckpt.latest_step()
 
-    def stop(what: str, step: int, row: dict):
+    def _steps(self, state: TrainState, start: int) -> TrainState:
+        c, spec = self.config, self.model.input_spec
+        for step in range(start + 1, c.num_steps + 1):
+            batch = next(self.loader)
+            if step == start + 1:
+                spec.check_stored(batch[spec.field])
+                self.model.check_data(jax.device_get(batch))
+            state, metrics = self.train_step(state, batch)
+            self.pending.append((step, metrics))
+            last = step == c.num_steps
+            if step % c.log_every == 0 or last:
+                self._flush()
+            if step % c.eval_every == 0 or last or step == 1:  # step 1: a baseline
+                self._flush()
+                if not _finite(state.params):
+                    self._stop("the parameters are not finite after the update", step, {})
+                evaluate_and_draw(
+                    self.recipe, state, self.val, self.val_host, self.logger, step, c.seed
+                )
+            if self.ckpt.should_save(step) or last:
+                self._flush()
+                self.ckpt.save(step, state, self.loader.get_state(), self.meta, force=last)
+                self.last_good = step
+        return state
+
+    def _flush(self) -> None:
+        """Fetch pending metrics (one host sync), check them, log the means."""
+        if not self.pending:
+            return
+        steps, rows = zip(*self.pending, strict=True)
+        rows = jax.device_get(list(rows))
+        self.pending.clear()
+        for s, row in zip(steps, rows, strict=True):
+            bad = [k for k in self.recipe.finite if not math.isfinite(float(row[k]))]
+            if bad:
+                self._stop(f"{', '.join(bad)} is not finite", s, row)
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
+        self.logger.scalars(steps[-1], mean)
+        self.logger.progress(steps[-1], {k: mean[k] for k in self.recipe.progress if k in mean})
+        for m in self.monitors:
+            m.flushed(steps[-1], list(zip(steps, rows, strict=True)))
+
+    def _stop(self, what: str, step: int, row: dict):
         shown = ", ".join(f"{k}={float(v):.4g}" for k, v in row.items())
         where = (
-            f"the last good checkpoint is step {last_good} in {ckpt.directory}"
-            if last_good is not None
+            f"the last good checkpoint is step {self.last_good} in {self.ckpt.directory}"
+            if self.last_good is not None
             else "no checkpoint was written yet"
         )
         raise NonFiniteLossError(f"{what} at step {step} ({shown}); stopping: {where}")
-
-    def watch_collapse(step: int, row: dict):
-        nonlocal monitor
-        try:
-            monitor.check(step, row)
-        except collapse.CollapseError as e:
-            logger.scalars(step, {"collapsed": 1.0})
-            _say(primary, f"warning: {e}")
-            if watch["restart"] and restarts < watch["max_restarts"]:
-                raise
-            why = (
-                "config.collapse.restart is off"
-                if not watch["restart"]
-                else (f"it restarted {restarts} times already (max_restarts)")
-            )
-            _say(primary, f"not restarting: {why}; training on")
-            if e.early:
-                monitor.drift = 0.0  # said once; the areas are still watched
-            else:
-                monitor = None  # said once
-
-    def flush():
-        """Fetch pending metrics (one host sync), check them, log the means."""
-        if not pending:
-            return
-        steps, rows = zip(*pending, strict=True)
-        rows = jax.device_get(list(rows))
-        pending.clear()
-        for s, row in zip(steps, rows, strict=True):
-            bad = [k for k in recipe.finite if not math.isfinite(float(row[k]))]
-            if bad:
-                stop(f"{', '.join(bad)} is not finite", s, row)
-            if monitor is not None:
-                watch_collapse(s, row)
-        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[-1]}
-        logger.scalars(steps[-1], mean)
-        logger.progress(steps[-1], {k: mean[k] for k in recipe.progress if k in mean})
-
-    try:
-        for step in range(start + 1, config.num_steps + 1):
-            batch = next(loader)
-            if step == start + 1:
-                spec.check_stored(batch[spec.field])
-                if check_data is not None:
-                    check_data(jax.device_get(batch))
-            state, metrics = train_step(state, batch)
-            pending.append((step, metrics))
-            last = step == config.num_steps
-            if step % config.log_every == 0 or last:
-                flush()
-            if step % config.eval_every == 0 or last or step == 1:  # step 1: a baseline
-                flush()
-                if not _finite(state.params):
-                    stop("the parameters are not finite after the update", step, {})
-                evaluate_and_draw(recipe, state, val, val_host, logger, step, config.seed)
-            if ckpt.should_save(step) or last:
-                flush()
-                ckpt.save(step, state, loader.get_state(), meta, force=last)
-                last_good = step
-    finally:
-        ckpt.wait()
-        ckpt.close()
-        logger.close()
-    _say(
-        progress,
-        f"trained to step {int(state.step)}; the run is in {workdir}: metrics.jsonl, "
-        "images/, tensorboard/ and checkpoints/ (evaluate it with "
-        f"python -m experiments.evaluate --workdir={workdir})",
-    )
-    return state
 
 
 def _global_batch(arrays: dict, sharding) -> dict:

@@ -10,7 +10,7 @@ import functools
 import jax
 import ml_collections
 
-from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.base import Family
 from ocg_jax.train.recipes import adversarial, elbo, score_function, supervised
 from ocg_jax.train.recipes.base import Recipe
 from ocg_jax.train.sharding import replicated
@@ -24,11 +24,11 @@ RECIPES = {
 }
 
 
-def build(model: ModelFamily, config: ml_collections.ConfigDict, **hooks) -> Recipe:
+def build(model: Family, config: ml_collections.ConfigDict, **hooks) -> Recipe:
     """The recipe ``config.recipe`` (default: the family's ``model.recipe``) for ``model``.
 
     ``hooks`` go to the recipe's builder (the ``elbo`` recipe takes ``regularizers``)."""
-    name = config.get("recipe") or getattr(model, "recipe", None)
+    name = config.get("recipe") or model.recipe
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r} for {model.name!r}; known: {sorted(RECIPES)}")
     return RECIPES[name](model, config, **hooks)

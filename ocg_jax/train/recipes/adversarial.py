@@ -19,8 +19,7 @@ import jax
 import ml_collections
 import optax
 
-from ocg_jax import viz
-from ocg_jax.models.base import ModelFamily, sample_fn
+from ocg_jax.models.base import Family
 from ocg_jax.train.optimizers import check_groups, group_settings, make_optimizer
 from ocg_jax.train.recipes.base import RecipeBase, settings_of, variables
 from ocg_jax.train.state import TrainState
@@ -36,8 +35,7 @@ class Adversarial(RecipeBase):
     eval_fields: ClassVar[tuple[str, ...]] = ("image", "mask")
 
     def __post_init__(self):
-        groups = tuple(getattr(self.model, "groups", ()))
-        phases = tuple(getattr(self.model, "phases", ()))
+        groups, phases = tuple(self.model.groups), tuple(self.model.phases)
         if not groups or not phases:
             raise ValueError(
                 f"the adversarial recipe needs a family with parameter groups and phases "
@@ -100,25 +98,10 @@ class Adversarial(RecipeBase):
         return new_state, metrics
 
     def eval_step(self, state: TrainState, batch: dict, rng: jax.Array):
-        """``(scores, outputs)`` from ``model.evaluate(variables, images, batch, rng)`` where the
-        family has it (a mask network's masks against the truth); else none."""
-        fn = getattr(self.model, "evaluate", None)
-        if fn is None:
-            return {}, None
-        return fn(variables(state), self.images(batch), batch, rng)
-
-    def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
-        """Samples (families that sample from noise), and the family's own pictures
-        (``model.pictures``) where it has them."""
-        pics = {}
-        if hasattr(self.model, "sample"):
-            samples = sample_fn(self.model)(variables(state), rng, num)
-            pics["samples"] = viz.sample_grid(self.model.input_spec, samples)
-        fn = getattr(self.model, "pictures", None)
-        if fn is not None:
-            pics |= fn(variables(state), batch, outputs, rng, num)
-        return pics
+        """``(scores, outputs)`` of ``model.evaluate_batch`` (a mask network's masks against the
+        truth, a discriminator's scores)."""
+        return self.model.evaluate_batch(variables(state), self.images(batch), batch, rng)
 
 
-def build(model: ModelFamily, config: ml_collections.ConfigDict) -> Adversarial:
+def build(model: Family, config: ml_collections.ConfigDict) -> Adversarial:
     return Adversarial(model, settings_of(config, CONFIG_KEYS))

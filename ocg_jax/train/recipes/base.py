@@ -9,7 +9,10 @@
 A recipe is a frozen dataclass of the model and the config entries it reads
 (``settings``), so equal recipes hash equal and their compiled steps are shared.
 Batches are dicts of the fields named in ``fields`` (uint8 images as stored);
-the recipe converts images with the model's ``input_spec``.
+the recipe converts images with the model's ``input_spec``.  ``RecipeBase`` owns the
+train step; a recipe gives its ``loss``, its ``optimizer`` and, where the update needs
+more than the gradients (GECO's reconstruction error, NVIL's running statistics),
+``update``.
 """
 
 import dataclasses
@@ -19,10 +22,10 @@ from typing import Any, ClassVar, Protocol
 import jax
 import jax.numpy as jnp
 import ml_collections
+import optax
 
-from ocg_jax import viz
 from ocg_jax.metrics.segmentation import mask_scores
-from ocg_jax.models.base import ModelFamily, Variables, sample_fn
+from ocg_jax.models.base import Family, Variables
 from ocg_jax.train.state import TrainState
 
 Metrics = dict[str, jax.Array]
@@ -30,7 +33,7 @@ Metrics = dict[str, jax.Array]
 
 class Recipe(Protocol):
     name: str
-    model: ModelFamily
+    model: Family
     fields: tuple[str, ...]  # batch fields the train step reads
     eval_fields: tuple[str, ...]  # fields eval_step reads where the split has them
     finite: tuple[str, ...]  # metrics that must stay finite (the loop stops otherwise)
@@ -63,7 +66,7 @@ class RecipeBase:
     """What most recipes share: initialisation, the model's images, evaluation of models
     that reconstruct, and pictures.  Subclasses define ``init_opt_state`` and the steps."""
 
-    model: ModelFamily
+    model: Family
     settings: ml_collections.FrozenConfigDict
     name: ClassVar[str] = ""
     finite: ClassVar[tuple[str, ...]] = ("loss",)
@@ -78,8 +81,34 @@ class RecipeBase:
     def eval_fields(self) -> tuple[str, ...]:
         return (self.model.input_spec.field, "mask")
 
-    def init_opt_state(self, params) -> Any:
+    def optimizer(self) -> optax.GradientTransformation:
         raise NotImplementedError
+
+    def init_opt_state(self, params) -> Any:
+        return self.optimizer().init(params)
+
+    def loss(self, params, state: TrainState, batch: dict, rng: jax.Array):
+        """``(loss, (metrics, model_state, aux))`` of one batch at ``params``; ``aux`` goes to
+        ``update``."""
+        raise NotImplementedError
+
+    def update(self, grads, state: TrainState, metrics: Metrics, aux) -> tuple[Any, Any]:
+        """``(updates, opt_state)`` of the optimiser for ``grads``."""
+        return self.optimizer().update(grads, state.opt_state, state.params)
+
+    def train_step(self, state: TrainState, batch: dict) -> tuple[TrainState, Metrics]:
+        """One update: the step's rng is ``fold_in(state.rng, state.step)``."""
+        rng = jax.random.fold_in(state.rng, state.step)
+        grad_fn = jax.grad(self.loss, has_aux=True)
+        grads, (metrics, model_state, aux) = grad_fn(state.params, state, batch, rng)
+        updates, opt_state = self.update(grads, state, metrics, aux)
+        new_state = state.replace(
+            step=state.step + 1,
+            params=optax.apply_updates(state.params, updates),
+            model_state=model_state,
+            opt_state=opt_state,
+        )
+        return new_state, {**metrics, "grad_norm": optax.global_norm(grads)}
 
     def init(self, rng: jax.Array) -> TrainState:
         """A fresh state: the model initialised on one zero image, its optimiser state."""
@@ -100,11 +129,6 @@ class RecipeBase:
         spec = self.model.input_spec
         return spec.preprocess(batch[spec.field])
 
-    def extra_metrics(self, outputs, batch: dict) -> Metrics:
-        """The family's own per-batch metrics (``model.batch_metrics``), if it has any."""
-        fn = getattr(self.model, "batch_metrics", None)
-        return {} if fn is None else fn(outputs, batch)
-
     def eval_step(self, state: TrainState, batch: dict, rng: jax.Array):
         """``({name: [B]}, outputs)``: the loss terms, ELBO and (for models with masks and a
         batch with ``mask``) segmentation scores of each example, in evaluation mode."""
@@ -112,21 +136,11 @@ class RecipeBase:
         return reconstruction_scores(self.model, out, batch, self.settings), out
 
     def draw(self, state: TrainState, batch: dict, outputs, rng: jax.Array, num: int = 8):
-        """``{"reconstructions", "samples"}`` uint8 grids with labelled rows."""
-        spec = self.model.input_spec
-        own_draw = getattr(self.model, "draw", None)  # a family that draws from its variables
-        if own_draw is not None:
-            return own_draw(variables(state), batch, outputs, rng, num)
-        samples = sample_fn(self.model)(variables(state), rng, num)
-        own = getattr(self.model, "pictures", None)  # a family's own pictures
-        if own is not None:
-            return own(batch["image"][:num], jax.tree.map(lambda v: v[:num], outputs), samples)
-        pics = {"reconstructions": viz.reconstruction_grid(spec, batch["image"], outputs, num)}
-        pics["samples"] = viz.sample_grid(spec, samples)
-        return pics
+        """The family's pictures (``model.pictures``): uint8 grids with labelled rows."""
+        return self.model.pictures(variables(state), batch, outputs, rng, num)
 
 
-def reconstruction_scores(model: ModelFamily, out, batch: dict, settings) -> dict[str, jax.Array]:
+def reconstruction_scores(model: Family, out, batch: dict, settings) -> dict[str, jax.Array]:
     """Per-example ``[B]`` scores of a model that reconstructs: its loss terms, ``elbo``
     (minus the sum of them) and, with masks on both sides, ARI / SC scores."""
     scores = dict(out.losses)
@@ -134,9 +148,7 @@ def reconstruction_scores(model: ModelFamily, out, batch: dict, settings) -> dic
     if getattr(out, "log_masks", None) is not None and "mask" in batch:
         num_true = settings.max_label + 1  # static: the largest instance label of the data
         scores.update(mask_scores(out.log_masks, batch["mask"], num_true=num_true))
-    fn = getattr(model, "example_metrics", None)
-    if fn is not None:
-        scores.update(fn(out, batch))
+    scores.update(model.example_metrics(out, batch))
     return scores
 
 
@@ -144,7 +156,3 @@ def batch_mean(scores: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """Means over the batch of per-example scores (NaN entries skipped: an image without
     foreground has no covering score)."""
     return {k: jnp.nanmean(v) for k, v in scores.items()}
-
-
-def weighted_sum(terms: dict[str, jax.Array], weights: dict[str, float]) -> jax.Array:
-    return sum(weights[k] * terms[k] for k in weights)

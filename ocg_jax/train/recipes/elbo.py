@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.base import Family
 from ocg_jax.objectives.geco import geco, geco_beta
 from ocg_jax.train.optimizers import make_optimizer
 from ocg_jax.train.recipes.base import RecipeBase, settings_of
@@ -59,9 +59,9 @@ def elbo_optimizer(settings, image_shape) -> optax.GradientTransformationExtraAr
     return optax.with_extra_args_support(tx)
 
 
-def kl_weights(model: ModelFamily, config) -> dict[str, float]:
-    """Relative weight of each KL term: 1, or ``config.kl_weights[term] / config.beta`` for
-    fixed-weight training (MONet's gamma on KL_m next to beta on KL_c)."""
+def relative_kl_weights(model: Family, config) -> dict[str, float]:
+    """Each KL term's weight relative to beta: 1, or ``config.kl_weights[term] / config.beta``
+    for fixed-weight training (MONet's gamma on KL_m next to beta on KL_c)."""
     given = dict(config.get("kl_weights") or {})
     unknown = sorted(set(given) - set(model.kl_terms))
     if unknown:
@@ -91,7 +91,7 @@ class Elbo(RecipeBase):
     progress: ClassVar[tuple[str, ...]] = ("loss", "nll", "beta", "divergence")
 
     def __post_init__(self):
-        kl_weights(self.model, self.settings)  # errors at build time, not inside jit
+        relative_kl_weights(self.model, self.settings)  # errors at build time, not in jit
         weights = dict(self.settings.get("regularizers") or {})
         names = [n for n, _ in self.regularizers]
         if sorted(weights) != sorted(names):
@@ -103,13 +103,10 @@ class Elbo(RecipeBase):
     def optimizer(self) -> optax.GradientTransformationExtraArgs:
         return elbo_optimizer(self.settings, self.model.input_spec.shape)
 
-    def init_opt_state(self, params):
-        return self.optimizer().init(params)
-
     def loss(self, params, state: TrainState, batch: dict, rng: jax.Array):
-        """``(loss, (metrics, model_state))`` of one batch at ``params``."""
+        """``(loss, (metrics, model_state, None))`` of one batch at ``params``."""
         beta = jax.lax.stop_gradient(geco_beta(state.opt_state, self.settings.beta))
-        weights = kl_weights(self.model, self.settings)
+        weights = relative_kl_weights(self.model, self.settings)
         out, model_state = self.model.apply(
             {"params": params, **state.model_state}, self.images(batch), rng, train=True
         )
@@ -123,27 +120,18 @@ class Elbo(RecipeBase):
             terms[name] = fn(out, {"params": params, **state.model_state}, reg_rng)
             loss = loss + lambdas[name] * terms[name]
         metrics = {"loss": loss, "beta": beta, "elbo": -(terms["nll"] + kl), **terms}
-        return loss, (metrics | self.extra_metrics(out, batch), model_state)
+        return loss, (metrics | self.model.batch_metrics(out, batch), model_state, None)
 
-    def train_step(self, state: TrainState, batch: dict):
-        rng = jax.random.fold_in(state.rng, state.step)
-        grad_fn = jax.value_and_grad(self.loss, has_aux=True)
-        (_, (metrics, model_state)), grads = grad_fn(state.params, state, batch, rng)
-        updates, opt_state = self.optimizer().update(
+    def update(self, grads, state: TrainState, metrics, aux):
+        """The optimiser's update; GECO (when on) reads the batch's reconstruction error."""
+        return self.optimizer().update(
             grads, state.opt_state, state.params, recon_err=metrics["nll"]
         )
-        new_state = state.replace(
-            step=state.step + 1,
-            params=optax.apply_updates(state.params, updates),
-            model_state=model_state,
-            opt_state=opt_state,
-        )
-        return new_state, {**metrics, "grad_norm": optax.global_norm(grads)}
 
 
-def build(model: ModelFamily, config: ml_collections.ConfigDict, regularizers=None) -> Elbo:
+def build(model: Family, config: ml_collections.ConfigDict, regularizers=None) -> Elbo:
     """The ``elbo`` recipe of ``model``: the family's batch regularisers
-    (``model.batch_regularizers()``, if it has them) and ``regularizers`` (a dict)."""
-    found = dict(getattr(model, "batch_regularizers", lambda: {})())
+    (``model.batch_regularizers()``) and ``regularizers`` (a dict)."""
+    found = dict(model.batch_regularizers())
     found.update(regularizers or {})
     return Elbo(model, settings_of(config, CONFIG_KEYS), tuple(sorted(found.items())))

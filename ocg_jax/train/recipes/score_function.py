@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.base import Family
 from ocg_jax.objectives.reinforce import (
     baseline_loss,
     init_signal_stats,
@@ -45,14 +45,14 @@ class ScoreFunction(RecipeBase):
     @property
     def fields(self) -> tuple[str, ...]:
         """The images and the labels the family's metrics read (``model.label_fields``)."""
-        return ("image", *getattr(self.model, "label_fields", ()))
+        return ("image", *self.model.label_fields)
 
     @property
     def eval_fields(self) -> tuple[str, ...]:
-        return ("image", "mask", *getattr(self.model, "label_fields", ()))
+        return ("image", "mask", *self.model.label_fields)
 
     def __post_init__(self):
-        group = getattr(self.model, "baseline_group", None)
+        group = self.model.baseline_group
         if not group:
             raise ValueError(
                 f"the score_function recipe needs a family with a baseline network "
@@ -105,27 +105,18 @@ class ScoreFunction(RecipeBase):
             # spread of what weights the score: lower with a better baseline
             "signal_std": jnp.sqrt(jnp.sum(st.mask * jnp.square(resid)) / n),
         }
-        metrics |= self.extra_metrics(out, batch)
+        metrics |= self.model.batch_metrics(out, batch)
         return metrics["loss"], (metrics, model_state, stats)
 
     def gradients(self, state: TrainState, batch: dict, rng: jax.Array):
         """``(grads, (metrics, model_state, signal_stats))``: one draw of the estimator."""
-        grad_fn = jax.grad(self.loss, has_aux=True)
-        return grad_fn(state.params, state, batch, rng)
+        return jax.grad(self.loss, has_aux=True)(state.params, state, batch, rng)
 
-    def train_step(self, state: TrainState, batch: dict):
-        rng = jax.random.fold_in(state.rng, state.step)
-        grads, (metrics, model_state, stats) = self.gradients(state, batch, rng)
-        tx = self.optimizer()
-        updates, optim = tx.update(grads, state.opt_state["optim"], state.params)
-        new_state = state.replace(
-            step=state.step + 1,
-            params=optax.apply_updates(state.params, updates),
-            model_state=model_state,
-            opt_state={"optim": optim, "signal": stats},
-        )
-        return new_state, {**metrics, "grad_norm": optax.global_norm(grads)}
+    def update(self, grads, state: TrainState, metrics, stats):
+        """The optimisers' update, and the signal's running statistics (``stats``, NVIL)."""
+        updates, optim = self.optimizer().update(grads, state.opt_state["optim"], state.params)
+        return updates, {"optim": optim, "signal": stats}
 
 
-def build(model: ModelFamily, config: ml_collections.ConfigDict) -> ScoreFunction:
+def build(model: Family, config: ml_collections.ConfigDict) -> ScoreFunction:
     return ScoreFunction(model, settings_of(config, CONFIG_KEYS))

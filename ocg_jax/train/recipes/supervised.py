@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from ocg_jax.models.base import ModelFamily
+from ocg_jax.models.base import Family
 from ocg_jax.train.optimizers import make_optimizer
 from ocg_jax.train.recipes.base import RecipeBase, settings_of, variables
 from ocg_jax.train.state import TrainState
@@ -38,7 +38,7 @@ class Supervised(RecipeBase):
     progress: ClassVar[tuple[str, ...]] = ("loss",)
 
     def __post_init__(self):
-        if not getattr(self.model, "targets", None):
+        if not self.model.targets:
             raise ValueError(
                 f"the supervised recipe needs a family with targets (model.targets); "
                 f"{self.model.name!r} has none"
@@ -55,9 +55,6 @@ class Supervised(RecipeBase):
     def optimizer(self) -> optax.GradientTransformation:
         return make_optimizer(self.settings.optim)
 
-    def init_opt_state(self, params):
-        return self.optimizer().init(params)
-
     def scores(self, out, batch: dict) -> dict[str, jax.Array]:
         """Per-example ``ce_<target>`` and ``acc_<target>``, each ``[B]``."""
         scores = {}
@@ -73,20 +70,7 @@ class Supervised(RecipeBase):
         )
         scores = {k: jnp.mean(v) for k, v in self.scores(out, batch).items()}
         loss = sum(scores[f"ce_{name}"] for name in self.model.targets)
-        return loss, ({"loss": loss, **scores}, model_state)
-
-    def train_step(self, state: TrainState, batch: dict):
-        rng = jax.random.fold_in(state.rng, state.step)
-        grad_fn = jax.value_and_grad(self.loss, has_aux=True)
-        (_, (metrics, model_state)), grads = grad_fn(state.params, state, batch, rng)
-        updates, opt_state = self.optimizer().update(grads, state.opt_state, state.params)
-        new_state = state.replace(
-            step=state.step + 1,
-            params=optax.apply_updates(state.params, updates),
-            model_state=model_state,
-            opt_state=opt_state,
-        )
-        return new_state, {**metrics, "grad_norm": optax.global_norm(grads)}
+        return loss, ({"loss": loss, **scores}, model_state, None)
 
     def eval_step(self, state: TrainState, batch: dict, rng: jax.Array):
         out, _ = self.model.apply(variables(state), self.images(batch), rng, train=False)
@@ -96,5 +80,5 @@ class Supervised(RecipeBase):
         return {}
 
 
-def build(model: ModelFamily, config: ml_collections.ConfigDict) -> Supervised:
+def build(model: Family, config: ml_collections.ConfigDict) -> Supervised:
     return Supervised(model, settings_of(config, CONFIG_KEYS))

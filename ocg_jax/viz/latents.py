@@ -1,4 +1,4 @@
-"""Pictures of a Disentangling Disentanglement run (``DDVAE.draw``): uint8 grids by name.
+"""Pictures of a Disentangling Disentanglement run (``DDVAE.pictures``): uint8 grids by name.
 
 Images (dSprites): ``reconstructions`` (inputs over reconstructions), ``samples``
 and ``traversals`` (one row per latent dimension: the first input's posterior

@@ -132,14 +132,16 @@ def draw_boxes(images, boxes, present, width: int = 1) -> np.ndarray:
     return np.stack(out)
 
 
-def box_grid(spec, images, recon, boxes, present, windows) -> np.ndarray:
+def box_grid(
+    spec, images, recon, boxes, present, windows, labels=("input + boxes", "reconstruction")
+) -> np.ndarray:
     """AIR's picture: inputs and reconstructions with each step's box in its own colour,
     then each step's window (``windows [N, T, A, A]``, resized to the image, dark when the
-    step is off)."""
+    step is off); ``labels`` name the first two rows."""
     x = spec.to_unit(spec.preprocess(np.asarray(images)))
     r = np.clip(spec.to_unit(np.asarray(recon)), 0.0, 1.0)
     rows = [draw_boxes(x, boxes, present), draw_boxes(r, boxes, present)]
-    labels = ["input + boxes", "reconstruction"]
+    labels = list(labels)
     n, h, w, _ = x.shape
     for t in range(windows.shape[1]):
         win = (
