@@ -1,7 +1,7 @@
 """Layer-wise inversion of a GAN, DC-VAE, BD-VAE, MONet or GENESIS(-S) run: what it cannot
 reconstruct.
 
-python -m experiments.invert --workdir=runs/gan_cpu32 [--num_images=8 --steps=3000]
+python -m experiments.invert --workdir=runs/gan_cpu [--num_images=8 --steps=3000]
 
 Starts from codes z0 (a GAN: an encoder E trained to invert z on the generator's
 samples; a VAE: the posterior means) and reconstructs test images three ways:

@@ -4,7 +4,7 @@
     python -m experiments.paper_table ...same flags... --retime  # step times on a quiet machine
 
 Trains every model on every dataset with the same budget (``--variant``, default
-``cpu32``: 32x32 images, batch 8), evaluates each run, times each model's train
+``cpu``: 32x32 images, batch 8), evaluates each run, times each model's train
 step, and writes ``table.md`` (mean ± std over seeds) and ``samples_<dataset>.png``
 (one row of prior samples per model) in ``--out_dir``.  Finished runs are reused,
 so an interrupted table picks up where it stopped.
@@ -23,7 +23,7 @@ _STEPS = flags.DEFINE_integer("steps", 300, "train steps per run")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1"], "seeds per model")
 _MODELS = flags.DEFINE_list("models", ["genesis", "genesis_s", "monet", "bd_vae", "dc_vae"], "")
 _DATASETS = flags.DEFINE_list("datasets", ["multi_dsprites", "tetrominoes"], "")
-_VARIANT = flags.DEFINE_string("variant", "cpu32", "config variant(s) every run uses")
+_VARIANT = flags.DEFINE_string("variant", "cpu", "config variant(s) every run uses")
 _EVAL = flags.DEFINE_integer("num_images", 320, "test images for the segmentation scores")
 _FD = flags.DEFINE_integer("fd_images", 500, "test images and prior samples for the FD")
 _PROBE = flags.DEFINE_integer("probe_train_images", 1000, "train images for the probes")
@@ -40,7 +40,7 @@ flags.mark_flags_as_required(["out_dir"])
 def _run_one(model: str, dataset: str, seed: int, workdir: Path) -> dict:
     """Train (or resume) and evaluate one run; ``eval.json`` plus the step time."""
     from experiments.configs.common import experiment
-    from experiments.timing import time_train_step
+    from experiments.tools.timing import time_train_step
     from ocg_jax.analysis.evaluation import evaluate_run
     from ocg_jax.analysis.runs import load_run
     from ocg_jax.train.loop import train_and_evaluate
@@ -76,7 +76,7 @@ def _retime(model: str, dataset: str, workdir: Path) -> dict:
     """The step time of ``model`` on ``dataset``, measured once per process; stored in the
     run's ``eval.json``."""
     from experiments.configs.common import experiment
-    from experiments.timing import time_train_step
+    from experiments.tools.timing import time_train_step
 
     if (model, dataset) not in _TIMINGS:
         cfg = experiment(model, dataset, _VARIANT.value)

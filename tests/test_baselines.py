@@ -137,7 +137,7 @@ def test_every_experiment_config_builds():
     for f in files:
         module = importlib.import_module(f"experiments.configs.{f.stem}")
         own = getattr(module, "VARIANTS", None)  # a config file with variants of its own
-        for variant in ("", *own) if own is not None else ("", "quick", "cpu32"):
+        for variant in ("", *own) if own is not None else ("", "quick", "cpu"):
             cfg = module.get_config(variant)
             model = get_model(cfg.model)
             builder_cfg = get_builder(cfg.data.name, cfg.data.config).builder_config
@@ -145,6 +145,8 @@ def test_every_experiment_config_builds():
                 assert builder_cfg.image_size == model.input_spec.shape[0], (f.stem, variant)
             else:  # points (pinwheel)
                 assert model.input_spec.shape == (2,), (f.stem, variant)
+    genesis = importlib.import_module("experiments.configs.genesis_multi_dsprites")
+    assert genesis.get_config("cpu32") == genesis.get_config("cpu")  # the old name still works
 
 
 def test_paper_table_markdown():

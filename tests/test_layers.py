@@ -1,21 +1,26 @@
-"""ocg_jax.nn.layers: the plain forms (GPU/TPU) and the CPU-tuned forms are one layer."""
+"""ocg_jax.nn.layers: the plain forms (GPU/TPU) and the CPU-tuned forms are one layer, and a
+program takes the form of the platform it is lowered for."""
+
+import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import NARROW
+from helpers import NARROW, tiny_config
+from jax import export
 
 from ocg_jax.models.registry import get_model
 from ocg_jax.nn import layers
 from ocg_jax.platform.strided import conv_transpose_stride2
+from ocg_jax.train.recipes import build
 
 
 def _init_and_losses(name: str, monkeypatch, choice: str, variables=None):
     """``(variables, losses)`` of a narrow ``name`` model traced with ``choice`` layers; a
     fresh jit each time, so nothing traced under the other choice is reused."""
     monkeypatch.setenv(layers.OVERRIDE, choice)
-    assert layers.tuned() == (choice == "tuned")
+    assert layers.choice() == choice
     model = get_model({"name": name, "image_size": 32, **NARROW[name]})
     x = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 3))
     with jax.threefry_partitionable(False):
@@ -53,9 +58,31 @@ def test_plain_up_conv_is_the_tuned_one():
 def test_override_is_checked(monkeypatch):
     monkeypatch.setenv(layers.OVERRIDE, "fast")
     with pytest.raises(ValueError, match="OCG_JAX_LAYERS"):
-        layers.tuned()
+        layers.choice()
     monkeypatch.delenv(layers.OVERRIDE)
-    assert layers.tuned() == (jax.default_backend() == "cpu")
+    assert layers.choice() == "auto"
+
+
+def _stride2_convs(text: str) -> int:
+    return len(re.findall(r"stride = \[2, 2\]|window_strides = array<i64: 2, 2>", text))
+
+
+def test_a_step_exported_for_gpu_or_tpu_holds_the_plain_forms_only(monkeypatch):
+    """Exported from this CPU host for CUDA or TPU, a GENESIS train step holds no oneDNN call
+    and its stride-2 convs as stride-2 convs (the plain form); lowered for the CPU, the same
+    step holds oneDNN calls and no stride-2 conv (space-to-depth)."""
+    monkeypatch.delenv(layers.OVERRIDE, raising=False)
+    cfg = tiny_config("genesis_multi_dsprites")
+    recipe = build(get_model(cfg.model), cfg)
+    state = jax.eval_shape(recipe.init, jax.random.PRNGKey(0))
+    batch = {"image": jax.ShapeDtypeStruct((4, 32, 32, 3), jnp.uint8)}
+    step = jax.jit(recipe.train_step)
+    for platform in ("cuda", "tpu"):
+        text = export.export(step, platforms=[platform])(state, batch).mlir_module()
+        assert "custom_call @__onednn" not in text, platform
+        assert _stride2_convs(text) > 0, platform
+    cpu = step.lower(state, batch).as_text()
+    assert "custom_call @__onednn" in cpu and _stride2_convs(cpu) == 0
 
 
 @pytest.mark.parametrize("name", ["genesis", "monet"])

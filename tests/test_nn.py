@@ -6,15 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ocg_jax.nn import layers
 from ocg_jax.nn.broadcast import BroadcastDecoder, coord_grid
-from ocg_jax.platform.batchnorm_gate import BatchNormGate, batch_norm_gate
+from ocg_jax.platform.batchnorm_gate import batch_norm_gate
 from ocg_jax.platform.derivatives import elu, tile_items
-from ocg_jax.platform.strided import (
-    Stride2Conv,
-    Stride2ConvTranspose,
-    conv_stride2,
-    conv_transpose_stride2,
-)
+from ocg_jax.platform.strided import conv_stride2, conv_transpose_stride2
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -85,10 +81,10 @@ def test_stride2_conv_and_its_gradients_match_lax(size, k, padding):
 
 def test_stride2_conv_layer_has_nn_conv_parameters():
     x = jnp.ones((1, 8, 8, 3))
-    ours = Stride2Conv(5, (3, 3)).init(jax.random.PRNGKey(0), x)
+    ours = layers.StridedConv(5, (3, 3)).init(jax.random.PRNGKey(0), x)
     flax_conv = jax.eval_shape(nn.Conv(5, (3, 3), (2, 2)).init, jax.random.PRNGKey(0), x)
     assert jax.tree.map(jnp.shape, ours) == jax.tree.map(lambda a: a.shape, flax_conv)
-    y = Stride2Conv(5, (3, 3)).apply(ours, x)
+    y = layers.StridedConv(5, (3, 3)).apply(ours, x)
     np.testing.assert_allclose(y, nn.Conv(5, (3, 3), (2, 2)).apply(ours, x), rtol=1e-5, atol=1e-5)
 
 
@@ -124,7 +120,7 @@ def test_stride2_transposed_conv_is_pytorchs_and_its_gradients_match_lax(k):
     g_ref = jax.grad(lambda x, w: jnp.sum(ref(x, w) * cot), (0, 1))(x, w)
     for a, b in zip(g, g_ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-    layer = Stride2ConvTranspose(4, (k, k))
+    layer = layers.UpConv(4, (k, k))
     variables = layer.init(jax.random.PRNGKey(0), x)
     assert jax.tree.map(jnp.shape, variables["params"]) == {"kernel": (k, k, 3, 4), "bias": (4,)}
     with pytest.raises(ValueError, match="odd kernel"):
@@ -147,7 +143,7 @@ def test_elu_matches_jax_nn_elu():
 
 
 class _PlainNormGate(nn.Module):
-    """What ``BatchNormGate`` replaces: flax's BatchNorm, then the gate."""
+    """What ``layers.NormGate`` computes: flax's BatchNorm, then the gate."""
 
     train: bool
 
@@ -163,7 +159,7 @@ class _FastNormGate(nn.Module):
 
     @nn.compact
     def __call__(self, y):  # named as in nn/conv.py, so the variable trees can match
-        return BatchNormGate(not self.train, name="BatchNorm_0")(y)
+        return layers.NormGate(not self.train, name="BatchNorm_0")(y)
 
 
 @pytest.mark.parametrize("train", [True, False])

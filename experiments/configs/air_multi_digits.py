@@ -23,12 +23,11 @@ prior's sd 0.2, a decoder ``sigmoid(out - 2)``; batch 64, Adam 1e-4.  Variants:
 
 import ml_collections
 
-from experiments.configs.common import base_config, with_variants
+from experiments.configs.common import base_config, quick_schedule, with_variants
 
 
 def air_config(name: str = "air") -> ml_collections.ConfigDict:
     c = base_config()
-    del c.geco, c.beta  # the ELBO recipe's; AIR trains with score_function
     c.data.name = "multi_digits"
     c.data.config = "full"
     c.data.max_label = 3
@@ -132,13 +131,7 @@ def departures(c):
 def quick(c):
     c.data.config = "tiny" + c.data.config.removeprefix("full").removeprefix("small")
     c.batch_size = 16
-    c.num_steps = 60
-    c.log_every = 5
-    c.eval_every = 30
-    c.eval_images = 16
-    c.checkpoint_every = 30
-    c.max_to_keep = 1
-    return c
+    return quick_schedule(c)
 
 
 def cpu(c):

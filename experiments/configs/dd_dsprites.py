@@ -16,15 +16,38 @@ images (230,400 steps), Bernoulli likelihood, beta 1, alpha 0.  Keys: ``beta``,
 
 import ml_collections
 
-from experiments.configs.common import disentangling_config, with_variants
+from experiments.configs.common import base_config, quick_schedule, with_variants
 
 #: relative log singular values of the centred dSprites images (top 10), measured with
 #: ocg_jax.data.dsprites.pca_log_variances on 10,000 images of dsprites/small
 PCA_LOG_VARIANCES = (0.0, -0.006, -0.09, -0.097, -0.122, -0.21, -0.214, -0.304, -0.323, -0.334)
 
 
+def dd_config(dataset: str, data_config: str) -> ml_collections.ConfigDict:
+    """Disentangling Disentanglement: fixed ``beta`` on the KL, ``alpha`` on D(q(z), p(z))
+    (the ``elbo`` recipe's batch regulariser ``divergence``), ``model.prior`` and
+    ``model.divergence``; ``--config.alpha=A`` sets the regulariser's weight."""
+    c = base_config()
+    c.beta = 1.0
+    c.alpha = 0.0
+    c.regularizers = ml_collections.ConfigDict({"divergence": c.get_ref("alpha")})
+    c.data.name = dataset
+    c.data.config = data_config
+    c.data.max_label = 0
+    c.model = ml_collections.ConfigDict(
+        {
+            "name": "dd_vae",
+            "latent": 10,
+            "prior": {"name": "isotropic", "variance": 1.0},
+            "divergence": "kl",
+            "compute_dtype": "float32",
+        }
+    )
+    return c
+
+
 def dsprites_config() -> ml_collections.ConfigDict:
-    c = disentangling_config("dsprites", "full")
+    c = dd_config("dsprites", "full")
     c.batch_size = 64
     c.num_steps = 230_400  # 20 epochs
     c.eval_every = 5_000
@@ -63,13 +86,7 @@ def mmd(c):
 def quick(c):
     c.data.config = "tiny"
     c.batch_size = 16
-    c.num_steps = 60
-    c.log_every = 5
-    c.eval_every = 30
-    c.eval_images = 16
-    c.checkpoint_every = 30
-    c.max_to_keep = 1
-    return c
+    return quick_schedule(c)
 
 
 def cpu(c):

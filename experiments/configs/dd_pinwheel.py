@@ -12,11 +12,12 @@ Variants: ``vae``, ``mmd`` (D by MMD), ``quick`` (50 steps; tests).
 
 import ml_collections
 
-from experiments.configs.common import disentangling_config, with_variants
+from experiments.configs.common import with_variants
+from experiments.configs.dd_dsprites import dd_config
 
 
 def pinwheel_config() -> ml_collections.ConfigDict:
-    c = disentangling_config("pinwheel", "default")
+    c = dd_config("pinwheel", "default")
     c.beta, c.alpha = 0.0, 1.0
     c.batch_size = 400  # the whole set per step
     c.num_steps = 500

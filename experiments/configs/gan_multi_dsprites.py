@@ -1,14 +1,77 @@
 """The DCGAN-style baseline on multi-dSprites (64x64), for segment statistics and inversion.
 
 python -m experiments.train --config=experiments/configs/gan_multi_dsprites.py --workdir=runs/gan_multi_dsprites
-python -m experiments.train --config=experiments/configs/gan_multi_dsprites.py:cpu32 --workdir=runs/gan_cpu32
-python -m experiments.segment_stats --workdir=runs/gan_cpu32
+python -m experiments.train --config=experiments/configs/gan_multi_dsprites.py:cpu --workdir=runs/gan_cpu
+python -m experiments.segment_stats --workdir=runs/gan_cpu
 
-Variants: ``hinge``, ``quick``, ``cpu32`` (``experiments.configs.common.gan_config``).
+WGAN-GP (gradient penalty 10, 5 critic steps per generator step, Adam 1e-4 betas (0, 0.9),
+as Gulrajani et al.), batch 64.  Variants: ``hinge`` (a spectrally normalised
+discriminator, one step each, Adam 2e-4), ``quick`` (tiny data, narrow nets; tests) and
+``cpu`` (32 px, 1.5k steps on a CPU).  docs/seeing.md has what each gives.
 """
 
-from experiments.configs.common import gan_config
+import ml_collections
+
+from experiments.configs.common import DATASETS, base_config, quick_schedule, with_variants
+
+
+def gan_config(dataset: str) -> ml_collections.ConfigDict:
+    d = DATASETS[dataset]
+    c = base_config()
+    c.data.name = dataset
+    c.data.config = d["configs"][""]
+    c.data.max_label = d["max_label"]
+    c.batch_size = 64
+    c.num_steps = 100_000
+    c.eval_every = 5_000
+    c.optim = ml_collections.ConfigDict(
+        {"name": "adam", "learning_rate": 1e-4, "b1": 0.0, "b2": 0.9}
+    )
+    c.adversarial = ml_collections.ConfigDict({"repeats": {"discriminator": 5}})
+    c.model = ml_collections.ConfigDict(
+        {
+            "name": "gan",
+            "image_size": d["image_size"],
+            "z_dim": 128,
+            "nf_gen": 64,
+            "nf_disc": 64,
+            "loss": "wgan_gp",
+            "gp_weight": 10.0,
+        }
+    )
+    return c
+
+
+def gan_variants(dataset: str) -> dict:
+    configs = DATASETS[dataset]["configs"]
+
+    def hinge(c):
+        c.model.loss = "hinge"
+        c.adversarial.repeats.discriminator = 1
+        c.optim.learning_rate = 2e-4
+        return c
+
+    def quick(c):  # 32 px (multi-dSprites: its 64-image tiny_32px set)
+        c.data.config = {"multi_dsprites": "tiny_32px"}.get(dataset, configs["quick"])
+        c.model.update(image_size=32, nf_gen=8, nf_disc=8, z_dim=16)
+        c.batch_size = 8
+        quick_schedule(c, num_steps=20)
+        c.max_to_keep = 2
+        return c
+
+    def cpu(c):
+        c.data.config = configs["cpu"]
+        c.model.update(image_size=32, nf_gen=32, nf_disc=32)
+        c.batch_size = 32
+        c.num_steps = 1_500
+        c.log_every = 50
+        c.eval_every = 500
+        c.checkpoint_every = 500
+        return c
+
+    return {"hinge": hinge, "quick": quick, "cpu": cpu}
 
 
 def get_config(variant: str = ""):
-    return gan_config("multi_dsprites", variant)
+    c = gan_config("multi_dsprites")
+    return with_variants(c, variant, gan_variants("multi_dsprites"), "gan_multi_dsprites")

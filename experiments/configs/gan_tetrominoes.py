@@ -3,11 +3,13 @@
 python -m experiments.train --config=experiments/configs/gan_tetrominoes.py --workdir=runs/gan_tetrominoes
 python -m experiments.train --config=experiments/configs/gan_tetrominoes.py:quick --workdir=runs/gan_quick
 
-Variants: ``hinge``, ``quick``, ``cpu32`` (``experiments.configs.common.gan_config``).
+The settings and variants of ``gan_multi_dsprites.py``.
 """
 
-from experiments.configs.common import gan_config
+from experiments.configs.common import with_variants
+from experiments.configs.gan_multi_dsprites import gan_config, gan_variants
 
 
 def get_config(variant: str = ""):
-    return gan_config("tetrominoes", variant)
+    c = gan_config("tetrominoes")
+    return with_variants(c, variant, gan_variants("tetrominoes"), "gan_tetrominoes")

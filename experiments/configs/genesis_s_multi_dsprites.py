@@ -1,12 +1,26 @@
-"""GENESIS-S (no component VAE.
-Broadcast decoder on the mask latents) on multi-dSprites (64x64, K = 5); GECO, as in the GENESIS paper.
+"""GENESIS-S (no component VAE; a broadcast decoder on the mask latents) on multi-dSprites
+(64x64, K = 5); the GENESIS paper's training (GECO).
 
 python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py --workdir=runs/genesis_s_multi_dsprites
 python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:quick --workdir=runs/quick_genesis_s
+python -m experiments.train --config=experiments/configs/genesis_s_multi_dsprites.py:cpu --workdir=runs/genesis_s_cpu
 """
 
-from experiments.configs.common import experiment
+from experiments.configs.common import scene_config, scene_variants, with_variants
+
+MODEL = {
+    "name": "genesis_s",
+    "compute_dtype": "float32",  # "bfloat16": convs and matmuls (accelerators)
+    "num_slots": 0,  # the dataset's K
+    "zm_dim": 64,
+    "zc_dim": 16,
+    "sigma": 0.7,
+    "enc_channels": (32, 32, 64, 64, 64),
+    "enc_strides": (1, 2, 1, 2, 1),
+    "dec_channels": (64, 32, 32, 32, 32),  # the mask decoder (strides mirror the encoder's)
+}
 
 
 def get_config(variant: str = ""):
-    return experiment("genesis_s", "multi_dsprites", variant)
+    c = scene_config("multi_dsprites", MODEL)
+    return with_variants(c, variant, scene_variants("multi_dsprites"), "genesis_s_multi_dsprites")

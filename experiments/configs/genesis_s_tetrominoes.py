@@ -1,11 +1,15 @@
-"""GENESIS-S (no component VAE; broadcast decoder on the mask latents) on Tetrominoes (32x32, K = 4); GECO, as in the GENESIS paper.
+"""GENESIS-S (no component VAE; a broadcast decoder on the mask latents) on Tetrominoes
+(32x32, K = 4); the GENESIS paper's training (GECO).
 
 python -m experiments.train --config=experiments/configs/genesis_s_tetrominoes.py --workdir=runs/genesis_s_tetrominoes
 python -m experiments.train --config=experiments/configs/genesis_s_tetrominoes.py:quick --workdir=runs/quick_genesis_s
+python -m experiments.train --config=experiments/configs/genesis_s_tetrominoes.py:cpu --workdir=runs/genesis_s_cpu
 """
 
-from experiments.configs.common import experiment
+from experiments.configs.common import scene_config, scene_variants, with_variants
+from experiments.configs.genesis_s_multi_dsprites import MODEL
 
 
 def get_config(variant: str = ""):
-    return experiment("genesis_s", "tetrominoes", variant)
+    c = scene_config("tetrominoes", MODEL)
+    return with_variants(c, variant, scene_variants("tetrominoes"), "genesis_s_tetrominoes")

@@ -9,21 +9,19 @@ the second half is the discriminator's independent real batch), Adam betas
 lambda_z 5, z 32, widths 64.  ``config.collapse`` watches the region areas;
 ``--config.collapse.restart=True`` restarts a collapsed run (the original's
 ``--autoRestart``).  Variants: ``quick`` (tiny data, narrow nets; tests),
-``cpu`` (10k scenes at 32 px, the paper's widths and batch, 3,500 steps at about
-1.6 s each on 2 CPU cores: 95 minutes; a run that drifts or collapses starts again),
-``32`` / ``128``
-(image size), ``digits`` (the authors' check: 3 regions).
+``cpu`` (10k scenes at 32 px, the paper's widths and batch, 3,500 steps; a run that
+drifts or collapses starts again), ``32`` / ``128`` (image size), ``digits`` (the
+authors' check: 3 regions).  docs/redo.md has what each gives and takes.
 """
 
 import ml_collections
 
-from experiments.configs.common import base_config, with_variants
+from experiments.configs.common import base_config, quick_schedule, with_variants
 from ocg_jax.train import collapse
 
 
 def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
     c = base_config()
-    del c.geco, c.beta
     c.data.name = "fg_bg"
     c.data.config = data_config
     c.data.max_label = 1
@@ -63,11 +61,7 @@ def quick(c):
     c.data.config = "tiny" + SUFFIX[c.model.image_size]
     c.model.update(nf_mask=8, mask_res=1, nf_gen=4, nf_disc=8, nf_rec=8)
     c.batch_size = 8
-    c.num_steps = 20
-    c.log_every = 5
-    c.eval_every = 10
-    c.eval_images = 16
-    c.checkpoint_every = 10
+    quick_schedule(c, num_steps=20)
     c.max_to_keep = 2
     c.collapse.window = 10
     return c
@@ -77,14 +71,11 @@ def cpu(c):
     """32 px, the paper's widths and batch (narrower nets collapsed here)."""
     c.model.image_size = 32
     c.data.config = "small_32"
-    c.batch_size = 40  # 20 + 20, the paper's; 8 + 8 did worse in the same time (docs/redo.md)
-    c.num_steps = 3_500  # a segmenting seed had test IoU 0.745 at 2,000, 0.820 here (docs/redo.md)
+    c.batch_size = 40  # 20 + 20, the paper's
+    c.num_steps = 3_500
     c.log_every = 50
     c.eval_every = 250
     c.checkpoint_every = 500
-    # the collapses here drifted from step 0 and left [0.1, 0.9] by step 600: flagged
-    # about step 850, they start again from scratch rather than train on; most had moved
-    # 0.10-0.15 by step 250, the segmenting runs within 0.02: stopped there (docs/redo.md)
     c.collapse.update(window=250, restart=True, max_restarts=5, drift=0.08, drift_steps=300)
     return c
 

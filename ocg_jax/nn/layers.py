@@ -6,18 +6,22 @@
     y = layers.UpConv(32, (5, 5))(x)             # PyTorch's ConvTranspose2d(5, 2, 2, 1)
     h = layers.NormGate(not train)(y)            # BatchNorm, then h * sigmoid(g)
 
-Each factory returns the tuned form from ``ocg_jax.platform`` when the layers are
-traced for the CPU (``tuned()``), else the plain form.  Inside ``computing_in(dtype)``
-(mixed precision: the families enter it for ``compute_dtype="bfloat16"``) convs and
-dense layers compute in ``dtype`` from float32 parameters; normalisation statistics
-stay float32, and the blocks of ``ocg_jax.nn`` return float32.  Both compute the same
-function with the same parameters (names and shapes), so checkpoints move between
-backends.  GPU and TPU compilers fuse and pick kernels themselves; the CPU forms
-exist because XLA:CPU did not (``docs/performance.md``).  ``OCG_JAX_LAYERS=plain``
-or ``=tuned`` overrides the choice (read when a model is traced).
+Each layer computes its tuned form from ``ocg_jax.platform`` in a program lowered for the
+CPU and its plain form for any other platform: the choice is made at lowering
+(``jax.lax.platform_dependent``; the oneDNN conv by its per-platform lowering rule), not
+by the backend of the process that traces, so a program exported for a GPU from a CPU
+host holds no CPU-only call.  Inside ``computing_in(dtype)`` (mixed precision: the
+families enter it for ``compute_dtype="bfloat16"``) convs and dense layers compute in
+``dtype`` from float32 parameters; normalisation statistics stay float32, and the blocks
+of ``ocg_jax.nn`` return float32.  Both forms compute the same function with the same
+parameters (names and shapes), so checkpoints move between backends.  GPU and TPU
+compilers fuse and pick kernels themselves; the CPU forms exist because XLA:CPU did not
+(``docs/performance.md``).  ``OCG_JAX_LAYERS=plain`` or ``=tuned`` traces one form only
+(read when a model is traced).
 """
 
 import contextlib
+import functools
 import os
 import threading
 
@@ -59,20 +63,27 @@ def to_float32(x: Array) -> Array:
     return x.astype(jnp.float32)
 
 
-def tuned() -> bool:
-    """Whether layers take their CPU-tuned forms: ``OCG_JAX_LAYERS`` if set to ``plain`` or
-    ``tuned``, else whether JAX's default backend is the CPU."""
-    choice = os.environ.get(OVERRIDE, "").lower()
-    if choice not in ("", "auto", "plain", "tuned"):
-        raise ValueError(f"{OVERRIDE} must be 'plain', 'tuned' or 'auto', got {choice!r}")
-    if choice in ("plain", "tuned"):
-        return choice == "tuned"
-    return jax.default_backend() == "cpu"
+def choice() -> str:
+    """``OCG_JAX_LAYERS``: ``"plain"`` or ``"tuned"`` (one form everywhere), else ``"auto"``."""
+    value = os.environ.get(OVERRIDE, "").lower() or "auto"
+    if value not in ("auto", "plain", "tuned"):
+        raise ValueError(f"{OVERRIDE} must be 'plain', 'tuned' or 'auto', got {value!r}")
+    return value
+
+
+def by_platform(tuned_fn, plain_fn, *args):
+    """``tuned_fn(*args)`` where the program is lowered for the CPU, ``plain_fn(*args)``
+    elsewhere (unless ``OCG_JAX_LAYERS`` fixes one); both compute the same function."""
+    which = choice()
+    if which != "auto":
+        return (tuned_fn if which == "tuned" else plain_fn)(*args)
+    return jax.lax.platform_dependent(*args, cpu=tuned_fn, default=plain_fn)
 
 
 def Conv(features: int, kernel_size, *, padding="SAME", use_bias: bool = True, name=None):
-    """Stride-1 ``nn.Conv``; on the CPU its forward and input gradient run on oneDNN."""
-    conv = nn.Conv if not tuned() else onednn.Conv
+    """Stride-1 ``nn.Conv``; lowered for the CPU, its forward and input gradient run on
+    oneDNN (``platform.onednn``: the call's own lowering rule picks lax elsewhere)."""
+    conv = nn.Conv if choice() == "plain" else onednn.Conv
     dt = compute_dtype()
     return conv(features, kernel_size, padding=padding, use_bias=use_bias, dtype=dt, name=name)
 
@@ -82,14 +93,40 @@ def Dense(features: int, *, use_bias: bool = True, name=None):
     return nn.Dense(features, use_bias=use_bias, dtype=compute_dtype(), name=name)
 
 
+def _plain_conv_stride2(x: Array, kernel: Array, padding) -> Array:
+    return jax.lax.conv_general_dilated(x, kernel, (2, 2), padding, dimension_numbers=_DN)
+
+
+class _KernelLayer(nn.Module):
+    """A conv-like layer with ``nn.Conv``'s parameters (``kernel [k, k, Cin, features]``,
+    ``bias``) whose function is ``by_platform(tuned, plain, x, kernel)``."""
+
+    features: int
+    kernel_size: tuple[int, int]
+    tuned: object  # (x, kernel) -> y
+    plain: object
+    use_bias: bool = True
+    dtype: object = jnp.float32  # computation dtype; parameters are float32
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        shape = (*self.kernel_size, x.shape[-1], self.features)
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
+        y = by_platform(self.tuned, self.plain, x.astype(self.dtype), kernel.astype(self.dtype))
+        if self.use_bias:
+            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+            y = y + bias.astype(self.dtype)
+        return y
+
+
 def StridedConv(features: int, kernel_size, *, padding="SAME", use_bias: bool = True, name=None):
-    """Stride-2 ``nn.Conv``; on the CPU a stride-1 conv of the space-to-depth input."""
-    dt = compute_dtype()
-    if tuned():
-        return strided.Stride2Conv(features, kernel_size, padding, use_bias, dt, name=name)
-    return nn.Conv(
-        features, kernel_size, 2, padding=padding, use_bias=use_bias, dtype=dt, name=name
-    )
+    """Stride-2 ``nn.Conv`` (its parameters); for the CPU a stride-1 conv of the
+    space-to-depth input (``platform.strided``)."""
+    pad = padding if isinstance(padding, str) else tuple(tuple(p) for p in padding)
+    tuned = functools.partial(strided.conv_stride2, padding=pad)
+    plain = functools.partial(_plain_conv_stride2, padding=pad)
+    kernel = tuple(kernel_size)
+    return _KernelLayer(features, kernel, tuned, plain, use_bias, compute_dtype(), name=name)
 
 
 def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
@@ -101,25 +138,6 @@ def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
     pads = [(k - 1 - p, k - p)] * 2  # output_padding 1 lands at the end
     flipped = jnp.flip(kernel, (0, 1))
     return jax.lax.conv_general_dilated(x, flipped, (1, 1), pads, (2, 2), dimension_numbers=_DN)
-
-
-class _PlainUpConv(nn.Module):
-    """``UpConv``'s plain form; the parameters of ``platform.strided.Stride2ConvTranspose``."""
-
-    features: int
-    kernel_size: tuple[int, int] = (5, 5)
-    use_bias: bool = True
-    dtype: object = jnp.float32
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        shape = (*self.kernel_size, x.shape[-1], self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        y = conv_transpose_stride2(x.astype(self.dtype), kernel.astype(self.dtype))
-        if self.use_bias:
-            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-            y = y + bias.astype(self.dtype)
-        return y
 
 
 #: ``conv_transpose_4x4_stride2``: (output phase, input offset) -> kernel tap
@@ -160,22 +178,47 @@ class UpConv4(nn.Module):
 
 def UpConv(features: int, kernel_size=(5, 5), *, use_bias: bool = True, name=None):
     """Stride-2 transposed conv, PyTorch's ``ConvTranspose2d(k, 2, (k - 1) // 2,
-    output_padding=1)`` (``[N, H, W, Cin] -> [N, 2H, 2W, features]``); on the CPU four
+    output_padding=1)`` (``[N, H, W, Cin] -> [N, 2H, 2W, features]``); for the CPU four
     stride-1 convs, one per output phase."""
-    layer = strided.Stride2ConvTranspose if tuned() else _PlainUpConv
-    return layer(features, tuple(kernel_size), use_bias, compute_dtype(), name=name)
+    return _KernelLayer(features, tuple(kernel_size), strided.conv_transpose_stride2,
+                        conv_transpose_stride2, use_bias, compute_dtype(), name=name)  # fmt: skip
+
+
+class _NormGate(nn.Module):
+    """``[..., 2C] -> [..., C]``: ``nn.BatchNorm``'s variables (params ``scale``, ``bias``;
+    batch_stats ``mean``, ``var``), then ``h * sigmoid(g)``; for the CPU with the
+    hand-written gradient of ``platform.batchnorm_gate``."""
+
+    use_running_average: bool
+    momentum: float = 0.9
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, y: Array) -> Array:
+        c = y.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (c,), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (c,), jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, (c,), jnp.float32)
+        if self.use_running_average:
+            rstd = jax.lax.rsqrt(ra_var.value + self.epsilon)
+            return gate((y - ra_mean.value) * (rstd * scale) + bias)
+        eps = self.epsilon
+        tuned = lambda y, s, b: batchnorm_gate.batch_norm_gate(y, s, b, eps)  # noqa: E731
+        plain = lambda y, s, b: batchnorm_gate.batch_norm_gate_plain(y, s, b, eps)  # noqa: E731
+        out, mean, var = by_platform(tuned, plain, y, scale, bias)
+        if not self.is_initializing():
+            mom = self.momentum
+            ra_mean.value = mom * ra_mean.value + (1 - mom) * jax.lax.stop_gradient(mean)
+            ra_var.value = mom * ra_var.value + (1 - mom) * jax.lax.stop_gradient(var)
+        return out
 
 
 def NormGate(use_running_average: bool, *, momentum: float = 0.9, epsilon=1e-5, name=None):
     """A layer ``[..., 2C] -> [..., C]``: BatchNorm over the ``2C`` channels, then
     ``h * sigmoid(g)``; its variables are those of an ``nn.BatchNorm`` named ``name``.
-    On the CPU one module with a hand-written gradient.  Statistics in float32; the
-    output in ``compute_dtype()``."""
-    if tuned():
-        layer = batchnorm_gate.BatchNormGate(use_running_average, momentum, epsilon, name=name)
-    else:
-        bn = nn.BatchNorm(use_running_average, momentum=momentum, epsilon=epsilon, name=name)
-        layer = lambda y: gate(bn(y))  # noqa: E731
+    Statistics in float32; the output in ``compute_dtype()``."""
+    layer = _NormGate(use_running_average, momentum, epsilon, name=name)
     dt = compute_dtype()
     if dt == jnp.float32:
         return layer
@@ -183,10 +226,11 @@ def NormGate(use_running_average: bool, *, momentum: float = 0.9, epsilon=1e-5, 
 
 
 def elu(x: Array) -> Array:
-    """ELU; on the CPU with its derivative taken from the output."""
-    return derivatives.elu(x) if tuned() else jax.nn.elu(x)
+    """ELU; for the CPU with its derivative taken from the output."""
+    return by_platform(derivatives.elu, jax.nn.elu, x)
 
 
 def tile(c: Array, n: int) -> Array:
     """``[...] -> [n, ...]``, ``c`` repeated ``n`` times (its gradient a matmul on the CPU)."""
-    return derivatives.tile_items(c, n) if tuned() else jnp.broadcast_to(c, (n, *c.shape))
+    plain = lambda c: jnp.broadcast_to(c, (n, *c.shape))  # noqa: E731
+    return by_platform(lambda c: derivatives.tile_items(c, n), plain, c)

@@ -34,6 +34,11 @@ def batch_norm_gate(y: Array, scale: Array, bias: Array, eps: float):
     return _forward(y, scale, bias, eps)[0]
 
 
+def batch_norm_gate_plain(y: Array, scale: Array, bias: Array, eps: float):
+    """``batch_norm_gate`` with autodiff's gradient (the plain form)."""
+    return _forward(y, scale, bias, eps)[0]
+
+
 def _forward(y, scale, bias, eps):
     axes = tuple(range(y.ndim - 1))
     mean = jnp.mean(y, axes)
@@ -62,29 +67,3 @@ def _backward(eps, res, cts):
 
 
 batch_norm_gate.defvjp(_forward, _backward)
-
-
-class BatchNormGate(nn.Module):
-    """``[..., 2C] -> [..., C]``: ``nn.BatchNorm`` then ``h * sigmoid(g)``; the variables are
-    ``nn.BatchNorm``'s (params ``scale``, ``bias``; batch_stats ``mean``, ``var``)."""
-
-    use_running_average: bool
-    momentum: float = 0.9
-    epsilon: float = 1e-5
-
-    @nn.compact
-    def __call__(self, y: Array) -> Array:
-        c = y.shape[-1]
-        scale = self.param("scale", nn.initializers.ones, (c,), jnp.float32)
-        bias = self.param("bias", nn.initializers.zeros, (c,), jnp.float32)
-        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, (c,), jnp.float32)
-        ra_var = self.variable("batch_stats", "var", jnp.ones, (c,), jnp.float32)
-        if self.use_running_average:
-            rstd = jax.lax.rsqrt(ra_var.value + self.epsilon)
-            return gate(_normalise(y, ra_mean.value, rstd, scale, bias))
-        out, mean, var = batch_norm_gate(y, scale, bias, self.epsilon)
-        if not self.is_initializing():
-            mom = self.momentum
-            ra_mean.value = mom * ra_mean.value + (1 - mom) * jax.lax.stop_gradient(mean)
-            ra_var.value = mom * ra_var.value + (1 - mom) * jax.lax.stop_gradient(var)
-        return out

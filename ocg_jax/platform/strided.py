@@ -19,7 +19,6 @@ exactly the direct FLOPs; the zero-dilated form XLA would run costs 4x.
 
 from collections.abc import Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -73,26 +72,6 @@ def conv_stride2(x: Array, kernel: Array, padding: str | Sequence[tuple[int, int
     return conv_general_dilated(xs, kp, (1, 1), "VALID", dimension_numbers=_DN)
 
 
-class Stride2Conv(nn.Module):
-    """Stride-2 conv layer on ``conv_stride2``; the parameters of ``nn.Conv(..., strides=2)``."""
-
-    features: int
-    kernel_size: tuple[int, int] = (3, 3)
-    padding: str | Sequence[tuple[int, int]] = "SAME"
-    use_bias: bool = True
-    dtype: object = jnp.float32  # computation dtype; parameters are float32
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        shape = (*self.kernel_size, x.shape[-1], self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        y = conv_stride2(x.astype(self.dtype), kernel.astype(self.dtype), self.padding)
-        if self.use_bias:
-            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-            y = y + bias.astype(self.dtype)
-        return y
-
-
 def _phase_taps(k: int, phase: int) -> tuple[int, tuple[int, int]]:
     """For output phase ``phase`` of a stride-2 transposed conv with padding ``(k - 1) // 2``:
     the largest kernel tap reaching it (the others are every second tap below it) and the
@@ -126,23 +105,3 @@ def conv_transpose_stride2(x: Array, kernel: Array) -> Array:
     # [N, H, W, (a, b), C] -> [N, H, a, W, b, C]: output pixel (2m + a, 2n + b)
     y = jnp.stack(phases, 3).reshape(n, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
     return y.reshape(n, 2 * h, 2 * w, c)
-
-
-class Stride2ConvTranspose(nn.Module):
-    """``[N, H, W, Cin] -> [N, 2H, 2W, features]`` on ``conv_transpose_stride2``; parameters
-    ``kernel [k, k, Cin, features]`` and ``bias``."""
-
-    features: int
-    kernel_size: tuple[int, int] = (5, 5)
-    use_bias: bool = True
-    dtype: object = jnp.float32  # computation dtype; parameters are float32
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        shape = (*self.kernel_size, x.shape[-1], self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        y = conv_transpose_stride2(x.astype(self.dtype), kernel.astype(self.dtype))
-        if self.use_bias:
-            bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-            y = y + bias.astype(self.dtype)
-        return y

@@ -2,7 +2,7 @@
 
     pip install torch                                  # not a dependency of ocg_jax
     git clone https://github.com/mickaelChen/ReDO     # the original code, nothing is copied
-    python experiments/torch_redo.py --original=ReDO [--batch_size=20 --steps=5 --warmup=1]
+    python experiments/tools/torch_redo.py --original=ReDO [--batch_size=20 --steps=5 --warmup=1]
 
 Imports ``models.py`` from the user's clone of the original and builds its networks
 with the options of its ``train.py`` defaults (128 px, nf 64, z 32, 2 regions, 3
@@ -12,7 +12,7 @@ decay 1e-4).  A step is the original's iteration: F, G and delta on
 the redrawn images (recomputed without gradients) and an independent real batch of
 the same size.  Random pixels stand in for Flowers (the step's cost does not depend on
 them).  Prints the JSON line of ``torch_reference.py``; compare it with
-``python -m experiments.benchmark --config=experiments/configs/redo_fg_bg.py:128
+``python -m experiments.tools.benchmark --config=experiments/configs/redo_fg_bg.py:128
 --batch_size=40`` (ocg_jax's batch holds the 20 redrawn and the 20 real images).
 """
 

@@ -1,12 +1,12 @@
 """Same-machine reference: train steps written in PyTorch the way the originals are.
 
     pip install torch           # not a dependency of ocg_jax; any CPU build
-    python experiments/torch_reference.py --batch_size=32 [--steps=10 --warmup=2 --threads=N]
-    python experiments/torch_reference.py --model=dd_dsprites --batch_size=64
+    python experiments/tools/torch_reference.py --batch_size=32 [--steps=10 --warmup=2 --threads=N]
+    python experiments/tools/torch_reference.py --model=dd_dsprites --batch_size=64
 
 ``--model=dd_dsprites`` is Disentangling Disentanglement's dSprites VAE (``DDSprites``).
 
-Prints one JSON line like ``experiments.benchmark``'s (``train_step_ms_median`` over
+Prints one JSON line like ``experiments.tools.benchmark``'s (``train_step_ms_median`` over
 ``steps`` steps after ``warmup``, ``num_params``), so ocg_jax's step can be compared with
 PyTorch on the machine at hand: CPUs differ from session to session, and the issue's
 "about 10 s" was measured on another one.  This is a re-creation from the facts in

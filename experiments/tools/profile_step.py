@@ -1,7 +1,7 @@
 """Where a config's train step spends its time, per XLA op (JAX profiler trace).
 
-    python -m experiments.profile_step --config=experiments/configs/genesis_multi_dsprites.py \
-        --batch_size=32 [--steps=2 --top=30]
+    python -m experiments.tools.profile_step \
+        --config=experiments/configs/genesis_multi_dsprites.py --batch_size=32 [--steps=2 --top=30]
 
 Traces ``--steps`` compiled steps on synthetic images and prints one JSON line:
 the wall time per step, the traced op time per step summed over XLA:CPU's
@@ -50,7 +50,7 @@ def main(argv):
     ).strip()
     import jax
 
-    from experiments.timing import compile_train_step_for
+    from experiments.tools.timing import compile_train_step_for
 
     compiled, state, batch, _ = compile_train_step_for(_CONFIG.value, _BATCH.value)
     info = _op_info(compiled.as_text())

@@ -1,8 +1,8 @@
 """Time the train step of a config (and with ``--loop`` the training loop); one JSON line.
 
-    python -m experiments.benchmark --config=experiments/configs/genesis_multi_dsprites.py \
+    python -m experiments.tools.benchmark --config=experiments/configs/genesis_multi_dsprites.py \
         --batch_size=32 [--steps=10 --warmup=2] [--loop]
-    python -m experiments.benchmark --config=experiments/configs/monet_multi_dsprites.py  # etc.
+    python -m experiments.tools.benchmark --config=experiments/configs/monet_multi_dsprites.py
 
 ``train_step_ms_median``: the compiled step alone on synthetic uint8 images, every step
 blocking on its result.  ``--loop`` adds ``loop_step_ms_median``: the same step fed by
@@ -33,7 +33,7 @@ flags.mark_flags_as_required(["config"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    from experiments.timing import machine_info, time_loop, time_train_step
+    from experiments.tools.timing import machine_info, time_loop, time_train_step
 
     config = _CONFIG.value
     result = time_train_step(config, _BATCH.value, _STEPS.value, _WARMUP.value)
