@@ -6,6 +6,8 @@
     python -m experiments.train ... --coordinator_address=HOST:PORT --num_processes=N --process_id=I
 """
 
+import sys
+
 from absl import flags, logging
 from ml_collections import config_flags
 
@@ -22,9 +24,13 @@ def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every file operation at INFO
     cli.init_distributed()
-    from ocg_jax.train.loop import train_and_evaluate
+    from ocg_jax.train.loop import Interrupted, train_and_evaluate
 
-    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    try:
+        train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    except Interrupted as e:  # a checkpoint of the last step is saved: rerun to resume
+        print(f"{e}; checkpoint {e.step} saved; the same command resumes", file=sys.stderr)
+        sys.exit(128 + e.signum)
 
 
 if __name__ == "__main__":

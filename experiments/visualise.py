@@ -26,6 +26,8 @@ def main(argv):
     from ocg_jax.analysis.runs import load_run
 
     run = load_run(_WORKDIR.value, _STEP.value)
+    for line in run.skipped:
+        print(f"warning: {line}; drawing checkpoint {run.step}", flush=True)
     pics = make_pictures(run, _NUM.value, _SPLIT.value, _SEED.value)
     for path in write_pictures(run, pics, _OUT_DIR.value):
         print(path)

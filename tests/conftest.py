@@ -1,4 +1,6 @@
-"""Two CPU devices for every test, so multi-device code runs for real.
+"""Two CPU devices for every test, so multi-device code runs for real, and JAX's strict
+rank promotion (as Equinox tests): an implicit broadcast of arrays of different ranks is
+an error, so a shape bug fails here instead of broadcasting silently.
 
 No persistent compilation cache: executables reloaded from it aborted the
 process in a resumed run on jax 0.10.2's CPU backend (seen here; not chased).
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
 
 jax.config.update("jax_num_cpu_devices", 2)
+jax.config.update("jax_numpy_rank_promotion", "raise")
 set_cpu_threads(2)  # else XLA:CPU's pools deadlock two devices on two cores (xla_flags.py)
 
 

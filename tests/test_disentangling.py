@@ -224,7 +224,7 @@ def test_alpha_and_beta_weight_the_loss():
     recipe = build(model, c)
     state = recipe.init(jax.random.PRNGKey(0))
     x = np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32)
-    loss, (m, _) = recipe.loss(state.params, state, {"point": x}, jax.random.PRNGKey(1))
+    loss, (m, _, _) = recipe.loss(state.params, state, {"point": x}, jax.random.PRNGKey(1))
     np.testing.assert_allclose(loss, m["nll"] + 0.5 * m["kl"] + 2.0 * m["divergence"], rtol=1e-5)
     assert float(m["divergence"]) != 0.0
 

@@ -185,7 +185,8 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     assert (workdir.parent / "run" / "checkpoints.collapsed").is_dir()  # moved, not deleted
     result = evaluate_run(run, num_images=16, progress=False)
     fg = result["foreground"]
-    assert set(fg) == {"best_region_per_image", "fixed_region"}
+    assert set(fg) == {"best_region_per_image", "fixed_region", "all_background_accuracy"}
+    assert 0 < fg["all_background_accuracy"] < 1  # chance for the accuracy
     assert fg["best_region_per_image"]["iou"] >= fg["fixed_region"]["iou"]
     # its areas are outside [0.4999, 0.5001]: collapsed now, after one restart
     assert result["collapse"] == {

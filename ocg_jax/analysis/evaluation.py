@@ -46,6 +46,8 @@ def evaluate_run(
     if num_images < 1:
         raise ValueError(f"num_images must be >= 1, got {num_images}")
     names = declared(run, evaluators)
+    for line in run.skipped if progress else ():  # which checkpoint this is, if not the newest
+        print(f"warning: {line}; evaluating checkpoint {run.step}", flush=True)
     data = run.config.data
     load = lambda name: load_source(data.name, data.config, name, run.data_dir, prepare=False)
     source, train = load(split), load("train")
@@ -72,7 +74,7 @@ def evaluate_run(
         "split": split,
         "num_images": ev.num_images,
         "evaluators": list(names),
-        "notes": ev.notes,
+        "notes": [f"{line}; evaluated checkpoint {run.step}" for line in run.skipped] + ev.notes,
     }
     for name in names:
         report = EVALUATORS[name](ev)

@@ -23,6 +23,7 @@ class Run:
     variables: Variables  # {"params": ..., "batch_stats": ...}, ready for model.apply
     step: int
     state: object  # the restored TrainState (recipe.eval_step takes it)
+    skipped: list[str] = dataclasses.field(default_factory=list)  # newer unreadable ones
 
     @property
     def data_dir(self) -> str | None:
@@ -30,7 +31,9 @@ class Run:
 
 
 def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
-    """The run in ``workdir`` at ``checkpoint_step`` (default: the latest checkpoint)."""
+    """The run in ``workdir`` at ``checkpoint_step`` (default: the latest readable
+    checkpoint; the newer ones that are not are named in ``Run.skipped``).  Reads only:
+    nothing in ``workdir`` changes."""
     from ocg_jax.train.loop import run_meta  # the loop owns what a checkpoint's meta holds
 
     workdir = Path(workdir)
@@ -39,7 +42,7 @@ def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
     config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
     model = get_model(config.model)
     recipe = build(model, config)
-    ckpt = Checkpointer(workdir / "checkpoints", save_every=1)
+    ckpt = Checkpointer(workdir / "checkpoints", save_every=1, read_only=True)
     try:
         steps = ckpt.all_steps()
         if not steps:
@@ -53,4 +56,4 @@ def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
     finally:
         ckpt.close()
     variables = {"params": state.params, **state.model_state}
-    return Run(workdir, config, model, recipe, variables, int(state.step), state)
+    return Run(workdir, config, model, recipe, variables, int(state.step), state, ckpt.skipped)

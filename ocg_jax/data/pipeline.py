@@ -36,7 +36,9 @@ def load_source(
     converts the files a user has put in ``manual_dir`` (``multi_object``).
 
     Raises ``FileNotFoundError`` naming the directory when the dataset is not
-    prepared and ``prepare`` is False.
+    prepared and ``prepare`` is False, and ``DamagedDataError`` (one line: the file, and
+    how to make the dataset again) when a file of the split is cut short or, once read,
+    damaged.
     """
     builder = _quietly(get_builder, name, config, data_dir)
     if not _quietly(builder.is_prepared):
@@ -57,7 +59,58 @@ def load_source(
     splits = list(builder.info.splits.keys())
     if split not in splits:
         raise ValueError(f"dataset {name}/{config} has no split {split!r}; it has {splits}")
-    return builder.as_data_source(split=split)
+    where = f"{name}/{config} in {builder.data_dir}"
+    redo = f"delete it (rm -r {builder.data_dir}) and run again: it is made anew"
+    info = builder.info.splits[split]
+    for path, length in zip(info.filepaths, info.shard_lengths, strict=True):
+        found = _records(str(path))
+        if found != length:
+            raise DamagedDataError(
+                f"dataset {where} is damaged: {path} holds {found} of its {length} examples; "
+                + redo
+            )
+    return CheckedSource(builder.as_data_source(split=split), f"dataset {where}", redo)
+
+
+class DamagedDataError(ValueError):
+    """A dataset's files are cut short or damaged."""
+
+
+def _records(path: str) -> int:
+    """Examples in one array_record file (0 when it cannot be opened: cut short)."""
+    from array_record.python.array_record_module import ArrayRecordReader
+
+    try:
+        return ArrayRecordReader(path).num_records()
+    except (RuntimeError, OSError, ValueError):
+        return 0
+
+
+class CheckedSource:
+    """A tfds data source whose damaged records raise ``DamagedDataError`` (array_record's
+    own error names neither the file nor what to do)."""
+
+    def __init__(self, source, where: str, redo: str):
+        self._source, self._where, self._redo = source, where, redo
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def _read(self, fn, key):
+        try:
+            return fn(key)
+        except RuntimeError as e:
+            if "Riegeli" not in str(e):
+                raise
+            raise DamagedDataError(
+                f"{self._where} is damaged ({str(e).split(';')[0]}); {self._redo}"
+            ) from None
+
+    def __getitem__(self, index):
+        return self._read(self._source.__getitem__, index)
+
+    def __getitems__(self, indices):
+        return self._read(self._source.__getitems__, indices)
 
 
 def _quietly(fn, *args, **kwargs):

@@ -2,20 +2,42 @@
 
 The metadata names the model and its config; restoring into a run of another
 model raises a clear error instead of a tree-structure mismatch deep in orbax.
-A checkpoint that cannot be read (a crash while writing, a damaged disk) is moved
-aside to ``<directory>.unreadable/`` and the next older one restored; nothing is
-deleted.
+Each finished checkpoint gets a manifest (``ocg_manifest.json`` in its folder: every
+file's size and CRC32C), checked before orbax reads a byte, so a truncated or damaged
+file, a missing one or an empty folder is found without a failed read left pending.
+A checkpoint that cannot be read is skipped with one line saying why, and the next older
+one restored; training moves the unreadable one aside to ``<directory>.unreadable/``
+(``read_only``: nothing is moved, as ``evaluate`` needs).  Nothing is deleted.
 """
 
+import json
 import shutil
 import time
 from pathlib import Path
 
+import google_crc32c
 import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from ocg_jax.train.state import TrainState
+
+
+def differences(stored, now, prefix: str = "") -> list[str]:
+    """``"key: stored A, now B"`` for each (dotted) key whose value differs; nested dicts
+    compared key by key."""
+    if isinstance(stored, dict) and isinstance(now, dict):
+        out = []
+        for k in sorted(set(stored) | set(now), key=str):
+            missing = object()
+            a, b = stored.get(k, missing), now.get(k, missing)
+            if a is missing or b is missing:
+                which = "stored" if b is missing else "now"
+                out.append(f"{prefix}{k}: only {which} ({a if b is missing else b!r})")
+            else:
+                out += differences(a, b, f"{prefix}{k}.")
+        return out
+    return [] if stored == now else [f"{prefix[:-1]}: stored {stored!r}, now {now!r}"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -26,20 +48,77 @@ class UnreadableCheckpointError(FileNotFoundError):
     """No checkpoint in the directory could be read."""
 
 
-class Checkpointer:
-    """Saves every ``save_every`` steps (and when forced); keeps ``max_to_keep``."""
+MANIFEST = "ocg_manifest.json"
 
-    def __init__(self, directory: str | Path, *, save_every: int, max_to_keep: int = 3):
+
+def _crc32c(path: Path) -> str:
+    crc = google_crc32c.Checksum()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            crc.update(chunk)
+    return crc.hexdigest().decode()
+
+
+def write_manifest(step_dir: Path) -> None:
+    """``step_dir/ocg_manifest.json``: ``{relative path: [size, crc32c]}`` of its files."""
+    files = sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
+    entries = {str(p.relative_to(step_dir)): [p.stat().st_size, _crc32c(p)] for p in files}
+    tmp = step_dir / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(entries))
+    tmp.replace(step_dir / MANIFEST)
+
+
+def check_files(step_dir: Path) -> str | None:
+    """Why the checkpoint in ``step_dir`` cannot be read, or None if its files are whole
+    (None too for one without a manifest: written before manifests, or cut short before
+    its manifest, which orbax then reads)."""
+    if not step_dir.is_dir() or not any(step_dir.iterdir()):
+        return "its folder is empty"
+    path = step_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        entries = json.loads(path.read_text())
+    except ValueError:
+        return f"its {MANIFEST} is damaged"
+    for name, (size, crc) in entries.items():
+        f = step_dir / name
+        if not f.is_file():
+            return f"{name} is missing"
+        if f.stat().st_size != size:
+            return f"{name} is cut short ({f.stat().st_size} of {size} bytes)"
+        if _crc32c(f) != crc:
+            return f"{name} is damaged (its checksum differs)"
+    return None
+
+
+class Checkpointer:
+    """Saves every ``save_every`` steps (and when forced); keeps ``max_to_keep``;
+    ``read_only``: restores only (nothing written or moved)."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        save_every: int,
+        max_to_keep: int = 3,
+        read_only: bool = False,
+    ):
         self.directory = Path(directory).absolute()
         self.save_every = save_every
         self.max_to_keep = max_to_keep
+        self.read_only = read_only
         self.skipped: list[str] = []  # what restore() found unreadable, one line each
+        self.restored_step: int | None = None
         self._mngr = self._manager()
 
     def _manager(self) -> ocp.CheckpointManager:
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=self.max_to_keep, create=not self.read_only, read_only=self.read_only
+        )
         return ocp.CheckpointManager(
             self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, create=True),
+            options=options,
             item_handlers={  # handlers up front, so item_metadata can read the stored shapes
                 "state": ocp.StandardCheckpointHandler(),
                 "loader": ocp.JsonCheckpointHandler(),
@@ -57,9 +136,20 @@ class Checkpointer:
         # orbax's own rule also saves the first step of a run; we want multiples only
         return step % self.save_every == 0
 
+    def _finish_manifests(self) -> None:
+        """Manifests for the finished checkpoints that have none (process 0 writes)."""
+        self._mngr.wait_until_finished()
+        if jax.process_index() != 0 or self.read_only:
+            return
+        for step in self._mngr.all_steps():
+            step_dir = self.directory / str(step)
+            if step_dir.is_dir() and not (step_dir / MANIFEST).exists():
+                write_manifest(step_dir)
+
     def save(
         self, step: int, state: TrainState, loader_state: dict, meta: dict, force: bool = False
     ) -> bool:
+        self._finish_manifests()
         return self._mngr.save(
             step,
             args=ocp.args.Composite(
@@ -79,32 +169,38 @@ class Checkpointer:
     def restore(self, target: TrainState, meta: dict, step: int | None = None):
         """``(state, loader_state)`` at ``step``, shaped like ``target``.
 
-        Without ``step``: the newest readable checkpoint; unreadable newer ones are moved to
-        ``<directory>.unreadable/`` and named in ``self.skipped``.  Raises
-        ``CheckpointMismatchError`` if the stored model/config differ from ``meta``, and
-        ``UnreadableCheckpointError`` if no checkpoint can be read.
+        Without ``step``: the newest readable checkpoint; unreadable newer ones are named in
+        ``self.skipped`` (and, unless ``read_only``, moved to ``<directory>.unreadable/``).
+        Raises ``CheckpointMismatchError`` if the stored model/config differ from ``meta``,
+        and ``UnreadableCheckpointError`` if no checkpoint can be read.
         """
-        if step is not None:
-            return self._restore(target, meta, step)
-        if self.latest_step() is None:
+        steps = self.all_steps() if step is None else [step]
+        if not steps:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        while (latest := self.latest_step()) is not None:
-            try:
-                return self._restore(target, meta, latest)
-            except CheckpointMismatchError:
-                raise
-            except Exception as e:  # noqa: BLE001 - any failure to read: try the one before
-                first = (str(e).strip().splitlines() or [""])[0][:200]
-                moved = self._move_aside(latest)
-                self.skipped.append(
-                    f"checkpoint {latest} is unreadable ({type(e).__name__}: {first}); "
-                    f"moved it to {moved} and tried the one before"
-                )
+        for s in reversed(steps):
+            why = check_files(self.directory / str(s))
+            if why is None:
+                try:
+                    out = self._restore(target, meta, s)
+                    self.restored_step = s
+                    return out
+                except CheckpointMismatchError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - any failure to read: the one before
+                    why = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
+            self._skip(s, why)
         raise UnreadableCheckpointError(
             f"no readable checkpoint in {self.directory}: "
             + "; ".join(self.skipped)
             + ". Start afresh in a new --workdir (nothing was deleted)"
         )
+
+    def _skip(self, step: int, why: str) -> None:
+        if self.read_only:
+            self.skipped.append(f"checkpoint {step} is unreadable ({why}); left as it is")
+            return
+        moved = self._move_aside(step)
+        self.skipped.append(f"checkpoint {step} is unreadable ({why}); moved it to {moved}")
 
     def _move_aside(self, step: int, suffix: str = "unreadable") -> Path:
         """Move checkpoint ``step`` out of orbax's sight to ``<directory>.<suffix>/`` (never
@@ -127,12 +223,14 @@ class Checkpointer:
 
     def _restore(self, target: TrainState, meta: dict, step: int):
         stored = self.read_meta(step)
-        for key in ("model", "model_config"):
-            if stored.get(key) != meta.get(key):
-                raise CheckpointMismatchError(
-                    f"{self.directory} holds a checkpoint of {key}={stored.get(key)!r}, but this "
-                    f"run has {key}={meta.get(key)!r}; use a fresh --workdir"
-                )
+        diff = differences(stored, meta)
+        if diff:
+            raise CheckpointMismatchError(
+                f"{self.directory} holds a checkpoint of another model: "
+                + "; ".join(diff[:6])
+                + (f" (and {len(diff) - 6} more)" if len(diff) > 6 else "")
+                + "; use a fresh --workdir"
+            )
         self._check_shapes(step, target)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
         out = self._mngr.restore(
@@ -164,7 +262,8 @@ class Checkpointer:
             )
 
     def wait(self) -> None:
-        self._mngr.wait_until_finished()
+        """Wait for the last save, then give finished checkpoints their manifests."""
+        self._finish_manifests()
 
     def close(self) -> None:
         self._mngr.close()

@@ -2,14 +2,21 @@
 
 Resumes from the latest checkpoint in ``workdir/checkpoints`` (train state and
 loader position), so a run continued with a larger ``num_steps`` ends where an
-uninterrupted run would.  Metrics are fetched from the devices only every
-``log_every`` steps; a non-finite loss then stops the run before any later
-checkpoint is written.
+uninterrupted run would; only the settings in ``RESUMABLE`` may change on resume.
+Metrics are fetched from the devices only every ``log_every`` steps; a non-finite
+loss then stops the run before any later checkpoint is written.  One live run holds a
+workdir (``lock.py``).  SIGTERM (what schedulers send before they kill) or SIGINT ends
+the step in progress, saves a checkpoint and stops (``Interrupted``); a second SIGINT
+stops at once.  docs/reliability.md: what a run survives.
 """
 
+import contextlib
 import functools
 import json
 import math
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import jax
@@ -20,7 +27,8 @@ import numpy as np
 from ocg_jax.data.pipeline import ShardedLoader, load_examples, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train import collapse
-from ocg_jax.train.checkpoint import Checkpointer
+from ocg_jax.train.checkpoint import Checkpointer, differences
+from ocg_jax.train.lock import WorkdirLock
 from ocg_jax.train.logging import NullLogger, RunLogger
 from ocg_jax.train.monitors import RestartRun
 from ocg_jax.train.recipes import Recipe, build, compile_eval_step, compile_train_step
@@ -30,6 +38,63 @@ from ocg_jax.train.state import TrainState, abstract_train_state, create_train_s
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or Inf."""
+
+
+class Interrupted(Exception):  # noqa: N818 - a stop that was asked for
+    """SIGTERM or SIGINT stopped the run after saving a checkpoint at ``step``."""
+
+    def __init__(self, signum: int, step: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}")
+        self.signum, self.step = signum, step
+
+
+class ResumeConfigError(ValueError):
+    """A run resumed with settings that may not change."""
+
+
+#: config entries a resumed run may change (the rest would not continue the same run)
+RESUMABLE = (
+    "num_steps", "log_every", "eval_every", "eval_images", "checkpoint_every", "max_to_keep",
+    "evaluators", "data.data_dir", "data.prepare", "data.manual_dir", "data.num_threads",
+    "data.device_prefetch",
+)  # fmt: skip
+
+
+def check_resumable(stored: dict, config: ml_collections.ConfigDict, workdir) -> None:
+    """Raise ``ResumeConfigError`` listing the keys that differ from the run's
+    ``config.json`` (``stored``), unless all are in ``RESUMABLE``.  Keys the stored config
+    lacks (added by a newer ocg_jax) are not compared."""
+    now = json.loads(_json_config(config))
+    diff = [d for d in differences(stored, now) if not d.startswith(RESUMABLE)]
+    diff = [d for d in diff if ": only now " not in d]
+    if diff:
+        raise ResumeConfigError(
+            f"{workdir} was trained with other settings: {'; '.join(diff)}. On resume only "
+            f"{', '.join(RESUMABLE)} may change; give a fresh --workdir to train anew"
+        )
+
+
+@contextlib.contextmanager
+def _stop_requests():
+    """``flag`` (a list, empty until SIGTERM or SIGINT arrives: then the signal number);
+    a second SIGINT raises ``KeyboardInterrupt`` at once.  Off the main thread: no
+    handlers (signals cannot be caught there)."""
+    flag: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handle(signum, frame):
+        if flag and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        flag.append(signum)
+
+    old = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def run_meta(config: ml_collections.ConfigDict) -> dict:
@@ -55,8 +120,9 @@ def _check_data_dir(data) -> str | None:
 
 
 def _say(progress: bool, text: str) -> None:
+    """Print ``text`` when ``progress``: warnings to stderr, the rest to stdout."""
     if progress:
-        print(text, flush=True)
+        print(text, file=sys.stderr if text.startswith("warning:") else sys.stdout, flush=True)
 
 
 def train_and_evaluate(
@@ -130,7 +196,9 @@ class _Training:
             device_prefetch=data.get("device_prefetch", 2),
         )  # fmt: skip
         val_src = source(data.eval_split)
-        self.val_host = load_examples(val_src, self.config.eval_images, recipe.eval_fields, True)
+        self.val_host = load_examples(
+            val_src, self.config.eval_images, recipe.eval_fields, missing_ok=True
+        )
         spec.check_stored(self.val_host[spec.field])
         self.model.check_data(self.val_host)
         self.val = _global_batch(self.val_host, batch_sharding(self.mesh))
@@ -138,6 +206,9 @@ class _Training:
     def _start(self) -> TrainState:
         """The state to train from: the latest checkpoint's, or a fresh one."""
         c = self.config
+        stored = self.workdir / "config.json"
+        if stored.exists() and (self.workdir / "checkpoints").is_dir():
+            check_resumable(json.loads(stored.read_text()), c, self.workdir)
         self.ckpt = Checkpointer(
             self.workdir / "checkpoints", save_every=c.checkpoint_every, max_to_keep=c.max_to_keep
         )
@@ -158,6 +229,12 @@ class _Training:
             raise
 
     def run(self) -> TrainState:
+        lock = WorkdirLock(self.workdir, say=functools.partial(_say, True))
+        with lock if self.primary else contextlib.nullcontext(), _stop_requests() as stop:
+            self.stop = stop
+            return self._run()
+
+    def _run(self) -> TrainState:
         state = self._start()
         if self.primary:
             (self.workdir / "config.json").write_text(_json_config(self.config))
@@ -204,10 +281,13 @@ class _Training:
                 evaluate_and_draw(
                     self.recipe, state, self.val, self.val_host, self.logger, step, c.seed
                 )
-            if self.ckpt.should_save(step) or last:
+            if self.ckpt.should_save(step) or last or self.stop:
                 self._flush()
-                self.ckpt.save(step, state, self.loader.get_state(), self.meta, force=last)
+                self.ckpt.save(step, state, self.loader.get_state(), self.meta, force=True)
                 self.last_good = step
+            if self.stop:
+                self.ckpt.wait()
+                raise Interrupted(self.stop[0], step)
         return state
 
     def _flush(self) -> None:

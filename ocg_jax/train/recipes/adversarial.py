@@ -91,7 +91,7 @@ class Adversarial(RecipeBase):
                 for g in groups:
                     updates, opt_state[g] = txs[g].update(grads[g], opt_state[g], params[g])
                     params[g] = optax.apply_updates(params[g], updates)
-            metrics |= {f"{phase}_loss": loss, f"grad_norm_{phase}": optax.global_norm(grads), **m}
+            metrics |= {f"{phase}_loss": loss, f"grad_norm_{phase}": optax.tree.norm(grads), **m}
         new_state = state.replace(
             step=state.step + 1, params=params, model_state=model_state, opt_state=opt_state
         )

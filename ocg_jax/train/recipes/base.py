@@ -108,7 +108,7 @@ class RecipeBase:
             model_state=model_state,
             opt_state=opt_state,
         )
-        return new_state, {**metrics, "grad_norm": optax.global_norm(grads)}
+        return new_state, {**metrics, "grad_norm": optax.tree.norm(grads)}
 
     def init(self, rng: jax.Array) -> TrainState:
         """A fresh state: the model initialised on one zero image, its optimiser state."""
