@@ -10,7 +10,7 @@ import pytest
 
 from ocg_jax.models.registry import get_model
 from ocg_jax.nn.redo import MaskNet
-from ocg_jax.train.collapse import CollapseError, CollapseMonitor
+from ocg_jax.train.collapse import CollapseError, StreakMonitor
 
 TINY = {"name": "redo", "image_size": 64, "nf_mask": 8, "mask_res": 1, "nf_gen": 4}
 TINY |= {"nf_disc": 8, "nf_rec": 8}
@@ -18,8 +18,8 @@ TINY |= {"nf_disc": 8, "nf_rec": 8}
 
 @pytest.fixture(scope="module")
 def forced_collapse_run(tmp_path_factory, data_dir):
-    """``(workdir, run)``: a tiny ReDO run whose areas must stay within 0.4999 of 0.5, so
-    every step is 'bad': it collapses, restarts once (from scratch),
+    """``(workdir, run)``: a tiny ReDO run under the original's rule with threshold 0.4999,
+    so every check finds a collapse: it collapses at step 6, restarts once (from scratch),
     collapses again and trains on to the end (one run: compiling ReDO is the slow part)."""
     from experiments.configs import redo_fg_bg
     from ocg_jax.analysis.runs import load_run
@@ -27,8 +27,8 @@ def forced_collapse_run(tmp_path_factory, data_dir):
 
     c = redo_fg_bg.get_config("32,quick")  # 32 px: compiles 20% faster than 64
     c.data.data_dir = data_dir
-    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 3, 12
-    c.collapse.update(threshold=0.4999, healthy=0.4999, window=5, restart=True, max_restarts=1)
+    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 12, 1, 3, 3
+    c.collapse.update(threshold=0.4999, healthy=0.4999, check_every=6, max_restarts=1)
     workdir = tmp_path_factory.mktemp("redo") / "run"
     train_and_evaluate(c, workdir, progress=False)
     return workdir, load_run(workdir)
@@ -81,7 +81,7 @@ def test_phases_log_their_losses_and_region_areas(forced_collapse_run):
 
 
 def test_collapse_monitor_needs_a_full_window_of_bad_steps():
-    monitor = CollapseMonitor(("area_0", "area_1"), threshold=0.05, window=3, healthy=0.1)
+    monitor = StreakMonitor(("area_0", "area_1"), threshold=0.05, window=3, healthy=0.1)
     monitor.check(1, {"area_0": 0.02, "area_1": 0.98})
     monitor.check(2, {"area_0": 0.02, "area_1": 0.98})
     monitor.check(3, {"area_0": 0.4, "area_1": 0.6})  # healthy again: the streak restarts
@@ -93,7 +93,7 @@ def test_collapse_monitor_needs_a_full_window_of_bad_steps():
 
 
 def test_a_restart_goes_back_to_before_the_drift_not_just_the_streak():
-    monitor = CollapseMonitor(("area_0", "area_1"), threshold=0.05, window=2, healthy=0.1)
+    monitor = StreakMonitor(("area_0", "area_1"), threshold=0.05, window=2, healthy=0.1)
     monitor.check(1, {"area_0": 0.3, "area_1": 0.7})
     monitor.check(2, {"area_0": 0.08, "area_1": 0.92})  # drifting, not yet bad
     monitor.check(3, {"area_0": 0.12, "area_1": 0.88})  # back in the band: the drift resets
@@ -108,58 +108,46 @@ def test_a_restart_goes_back_to_before_the_drift_not_just_the_streak():
         settings({"collapse": {"threshold": 0.2, "healthy": 0.1}})
 
 
-def test_the_drift_rule_stops_a_run_whose_areas_move_early():
-    from ocg_jax.train.collapse import DRIFT_AVERAGE, settings
+def test_the_original_rule_needs_both_batches_small_and_restarts_only_early(tmp_path):
+    """As ReDO's ``--autoRestart``: at a check step, the smallest area of the training batch
+    and of the validation batch both below the threshold; a restart only up to
+    ``restart_before``, later a warning and training on."""
+    from ocg_jax.train.collapse import CollapseWatch, original_check
+    from ocg_jax.train.monitors import RestartRun
 
-    def run(area_at, first_step=1, steps=300):
-        monitor = CollapseMonitor(
-            ("area_0", "area_1"), 0.1, 1000, 0.15, drift=0.08, drift_steps=250
-        )
-        for s in range(first_step, first_step + steps):
-            monitor.check(s, {"area_0": area_at(s), "area_1": 1 - area_at(s)})
+    names = ("area_0", "area_1")
+    train, val = {"area_0": 0.05, "area_1": 0.95}, {"val_area_0": 0.3, "val_area_1": 0.7}
+    original_check(500, train, val, names, 0.1)  # the validation batch is fine: no collapse
+    with pytest.raises(CollapseError, match="0.050 of a training batch and 0.080"):
+        original_check(500, train, {"val_area_0": 0.08, "val_area_1": 0.92}, names, 0.1)
 
-    noisy = lambda s: 0.5 + 0.03 * (-1) ** s  # one batch's noise, no drift
-    run(noisy)
-    drifting = lambda s: 0.53 + 0.0006 * s  # 3 points per 50 steps, as the collapsed runs
-    with pytest.raises(CollapseError, match="drifting") as e:
-        run(drifting)
-    # the mean of the first steps is ~0.536; the trailing mean passes 0.616 near step 157
-    assert e.value.early and 150 <= e.value.step <= 165 and e.value.drift_start == 1
-    run(lambda s: 0.53 + 0.0006 * min(s, 100))  # moved 0.06, then held: not a collapse
-    run(drifting, first_step=2)  # a resumed run: no start to compare with
-    run(lambda s: noisy(s) if s <= 250 else 0.9)  # after drift_steps the rule is off
-    assert DRIFT_AVERAGE == 20
-    with pytest.raises(ValueError, match="drift_steps"):
-        settings({"collapse": {"drift": 0.08, "drift_steps": 30}})
+    config = {"collapse": {"check_every": 500}, "eval_every": 250}
+    said, logged = [], []
+    model = get_model({**TINY, "image_size": 32})
+    log = lambda step, values: logged.append(step)
+    watch = CollapseWatch.create(model, _Config(config), tmp_path, log=log, say=said.append)
+    small = {"val_area_0": 0.05, "val_area_1": 0.95}
+    watch.flushed(500, [(499, train), (500, train)])
+    with pytest.raises(RestartRun):
+        watch.evaluated(500, small)
+    watch.flushed(7500, [(7500, train)])
+    watch.evaluated(7500, small)  # after step 7,000: reported, not restarted
+    assert logged == [500, 7500] and "past step 7000" in said[-1]
+    with pytest.raises(ValueError, match="multiple of config.eval_every"):
+        CollapseWatch.create(model, _Config({**config, "eval_every": 300}), tmp_path,
+                             log=None, say=None)  # fmt: skip
 
 
-def test_a_run_that_drifts_early_restarts_then_trains_on_still_watched(tmp_path, data_dir):
-    """Through the loop: any movement is a drift here, so both attempts are stopped at the
-    first step the rule can judge (2 x DRIFT_AVERAGE); the second trains on, and its
-    areas (all 'bad' here) are still watched: flagged again when the window fills."""
-    from experiments.configs import redo_fg_bg
-    from ocg_jax.train.collapse import DRIFT_AVERAGE
-    from ocg_jax.train.loop import train_and_evaluate
+class _Config(dict):
+    """A config as the monitors read it: ``get`` and attributes."""
 
-    c = redo_fg_bg.get_config("32,quick")
-    c.data.data_dir = data_dir
-    c.num_steps, c.log_every, c.checkpoint_every, c.eval_every = 48, 8, 100, 100
-    c.collapse.update(restart=True, max_restarts=1, drift=1e-6, drift_steps=45)
-    c.collapse.update(threshold=0.4999, healthy=0.4999, window=44)
-    train_and_evaluate(c, tmp_path / "run", progress=False)
-    (restart,) = json.loads((tmp_path / "run" / "collapse.json").read_text())["restarts"]
-    assert restart["step"] == 2 * DRIFT_AVERAGE and restart["resumed_from"] is None
-    rows = [
-        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    ]
-    assert [r["step"] for r in rows if "collapsed" in r] == [2 * DRIFT_AVERAGE, 44]
-    assert rows[-1]["step"] == 48
+    __getattr__ = dict.__getitem__
 
 
 def test_the_collapse_summary_reads_the_areas_and_the_restart_record(tmp_path):
     from ocg_jax.train import collapse
 
-    config = {"collapse": {"threshold": 0.1}}
+    config = {"collapse": {"threshold": 0.1, "drift": 0.08}}  # an old run's key: read, unused
     healthy = collapse.summary(tmp_path, {"area_0": 0.78, "area_1": 0.22}, config)
     assert healthy == {"restarts": 0, "flagged": False, "collapsed": False, "threshold": 0.1}
     collapse.write_record(tmp_path, {"restarts": [{"step": 9}, {"step": 20}]})
@@ -176,8 +164,7 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     record = json.loads((workdir / "collapse.json").read_text())
     assert len(record["restarts"]) == 1
     first = record["restarts"][0]
-    assert first["drift_start"] <= first["streak_start"]
-    assert first["resumed_from"] is None or first["resumed_from"] < first["drift_start"]
+    assert first["step"] == 6 and first["resumed_from"] is None  # the first check, from scratch
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     assert sum("collapsed" in r for r in rows) >= 1 and rows[-1]["step"] == 12
     discarded = workdir / "metrics.discarded.jsonl"
@@ -203,7 +190,13 @@ def test_a_restart_starts_from_scratch_or_from_the_checkpoint_before_the_drift(
 
     from experiments.configs import redo_fg_bg
     from ocg_jax.train.checkpoint import Checkpointer
-    from ocg_jax.train.loop import _restart_after_collapse
+    from ocg_jax.train.collapse import CollapseWatch
+
+    def restart(config, error):  # what the monitor's RestartRun asks of the loop
+        watch = CollapseWatch.create(run.model, config, workdir, log=None, say=None)
+        watch._prepare_restart(error)
+
+    run = forced_collapse_run[1]
 
     workdir = tmp_path / "run"
     shutil.copytree(forced_collapse_run[0], workdir)
@@ -215,14 +208,14 @@ def test_a_restart_starts_from_scratch_or_from_the_checkpoint_before_the_drift(
     error = CollapseError("test", step=last + 2, streak_start=last + 1, drift_start=last)
     c = redo_fg_bg.get_config("32,quick")
     c.collapse.from_scratch = False
-    _restart_after_collapse(c, workdir, error, progress=False)
+    restart(c, error)
     record = json.loads((workdir / "collapse.json").read_text())["restarts"]
     assert record[-1]["resumed_from"] == steps[-2]  # not steps[-1], written during the drift
     assert Checkpointer(workdir / "checkpoints", save_every=3).all_steps() == steps[:-1]
     assert list((workdir / "checkpoints.collapsed").glob(f"{last}-*"))  # moved, not deleted
     # the default, as the original: from scratch, every checkpoint moved aside
     c.collapse.from_scratch = True
-    _restart_after_collapse(c, workdir, error, progress=False)
+    restart(c, error)
     record = json.loads((workdir / "collapse.json").read_text())["restarts"]
     assert len(record) == 2 and record[-1]["resumed_from"] is None
     assert Checkpointer(workdir / "checkpoints", save_every=3).all_steps() == []

@@ -125,3 +125,59 @@ def test_foreground_protocols_against_sklearn():
     assert choose_region(masks, truth) == 0 and choose_region(masks[:, ::-1], truth) == 1
     with pytest.raises(ValueError, match=r"\[B, n, H, W\]"):
         region_scores(masks[:, 0], truth, 0)
+
+
+def test_camouflage_scenes_share_colours_and_differ_in_texture(data_dir):
+    from ocg_jax.data.camouflage import KINDS
+
+    for config, size in (("camouflage_tiny", 64), ("camouflage_tiny_32", 32)):
+        ex = load_examples(load_source("fg_bg", config, "train", data_dir), 64)
+        assert ex["image"].shape == (64, size, size, 3) and set(np.unique(ex["mask"])) == {0, 1}
+        assert set(np.unique(ex["kind"])) <= set(range(len(KINDS)))
+        shared = []  # per image: the share of object pixels in a colour the background has
+        for image, mask in zip(ex["image"], ex["mask"], strict=True):
+            obj, bg = image[mask == 1], {tuple(c) for c in image[mask == 0]}
+            shared.append(np.mean([tuple(c) in bg for c in obj]))
+        # the object's colours are the background's: colour alone cannot split them
+        assert min(shared) == 1.0, shared
+    from ocg_jax.data.builders import example_rng
+    from ocg_jax.data.camouflage import camouflage_scene
+    from ocg_jax.data.digits import sklearn_digits
+
+    digits = sklearn_digits()["train"]  # the same scenes again (tfds stores them shuffled)
+    remade = {camouflage_scene(example_rng(0, "train", i), digits, 32)["image"].tobytes()
+              for i in range(64)}  # fmt: skip
+    assert remade == {image.tobytes() for image in ex["image"]}
+
+
+def test_colour_rules_find_fg_bg_objects_but_not_camouflaged_ones(data_dir):
+    """The trivial baselines beside ReDO's numbers: on fg_bg (an object of its own colour)
+    two-means from the border finds the objects; on camouflage neither rule does."""
+    from ocg_jax.analysis.colour_rules import RULES
+    from ocg_jax.analysis.foreground import rule_scores
+
+    def ious(config):
+        ex = load_examples(load_source("fg_bg", config, "train", data_dir), 64)
+        return {n: rule_scores(r(ex["image"]), ex["mask"]) for n, r in RULES.items()}
+
+    plain, camouflage = ious("tiny"), ious("camouflage_tiny")
+    assert plain["two_means"]["fixed_region"]["iou"] > 0.85
+    for name in RULES:
+        for protocol in ("best_region_per_image", "fixed_region"):
+            assert camouflage[name][protocol]["iou"] <= 0.6, (name, protocol)
+
+
+def test_otsu_threshold_maximises_the_between_class_variance():
+    from ocg_jax.analysis.colour_rules import otsu_threshold
+
+    values = np.concatenate([np.random.default_rng(0).normal(m, 0.1, 500) for m in (0.2, 0.9)])
+    t = otsu_threshold(values)
+
+    def between(cut):
+        lo, hi = values[values <= cut], values[values > cut]
+        return len(lo) * len(hi) * (lo.mean() - hi.mean()) ** 2
+
+    cuts = np.linspace(0.3, 0.8, 101)
+    best = cuts[np.argmax([between(c) for c in cuts])]
+    assert abs(t - best) < 0.02 and 0.4 < t < 0.7
+    assert otsu_threshold(np.full(10, 0.5)) == 0.5  # one value: nothing above it

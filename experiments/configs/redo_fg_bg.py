@@ -6,11 +6,11 @@ python -m experiments.evaluate --workdir=runs/redo_cpu     # accuracy / IoU, bot
 The paper's settings at 64 px: batch 20 redrawn images (each batch here holds 40:
 the second half is the discriminator's independent real batch), Adam betas
 (0, 0.9), learning rates F 1e-5 (weight decay 1e-4), G, D and delta 1e-4,
-lambda_z 5, z 32, widths 64.  ``config.collapse`` watches the region areas;
-``--config.collapse.restart=True`` restarts a collapsed run (the original's
-``--autoRestart``).  Variants: ``quick`` (tiny data, narrow nets; tests),
-``cpu`` (10k scenes at 32 px, the paper's widths and batch, 3,500 steps; a run that
-drifts or collapses starts again), ``32`` / ``128`` (image size), ``digits`` (the
+lambda_z 5, z 32, widths 64.  ``config.collapse`` is the original's collapse handling
+(``--autoRestart .1``): every 500 steps, the smallest soft region area of a training and
+a validation batch both below 0.1 restarts the run from scratch, up to step 7,000.  Variants: ``quick`` (tiny data, narrow nets; tests),
+``cpu`` (10k scenes at 32 px, the paper's widths and batch, 3,500 steps), ``camouflage``
+(objects colour cannot find: ``cpu,camouflage`` is the demonstration), ``32`` / ``128`` (image size), ``digits`` (the
 authors' check: 3 regions).  docs/redo.md has what each gives and takes.
 """
 
@@ -27,7 +27,7 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
     c.data.max_label = 1
     c.batch_size = 40
     c.num_steps = 40_000
-    c.eval_every = 1_000
+    c.eval_every = 500  # the original's: it evaluates (and checks for collapse) every 500
     c.eval_images = 100
     c.checkpoint_every = 1_000
     c.optim = ml_collections.ConfigDict(
@@ -63,7 +63,7 @@ def quick(c):
     c.batch_size = 8
     quick_schedule(c, num_steps=20)
     c.max_to_keep = 2
-    c.collapse.window = 10
+    c.collapse.check_every = 10
     return c
 
 
@@ -76,7 +76,6 @@ def cpu(c):
     c.log_every = 50
     c.eval_every = 250
     c.checkpoint_every = 500
-    c.collapse.update(window=250, restart=True, max_restarts=5, drift=0.08, drift_steps=300)
     return c
 
 
@@ -100,7 +99,20 @@ def digits(c):
     return c
 
 
-VARIANTS = {"32": px32, "128": px128, "digits": digits, "quick": quick, "cpu": cpu}
+def camouflage(c):
+    """Objects that colour cannot find (``ocg_jax/data/camouflage.py``), at the size set."""
+    c.data.config = "camouflage_" + c.data.config
+    return c
+
+
+VARIANTS = {
+    "32": px32,
+    "128": px128,
+    "digits": digits,
+    "quick": quick,
+    "cpu": cpu,
+    "camouflage": camouflage,
+}
 
 
 def get_config(variant: str = "") -> ml_collections.ConfigDict:

@@ -56,7 +56,10 @@ def two_means(images) -> np.ndarray:
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     """Otsu's threshold of 1-D ``values``: the cut between histogram bins that maximises
     the between-class variance; values above it are the second class."""
-    hist, edges = np.histogram(values, bins=bins)
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if hi - lo < 1e-6:  # one colour: no second class
+        return hi
+    hist, edges = np.histogram(values, bins=bins, range=(lo, hi))
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(hist)[:-1]
     w1 = hist.sum() - w0

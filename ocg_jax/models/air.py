@@ -132,9 +132,9 @@ class AIRStep(nn.Module):
         n = self.net
         loc, scale = pred[:, :3], nn.softplus(pred[:, 3:]) + SCALE_FLOOR
         if n.where_offset:  # relative to the prior's mean: windows of its size at first
-            loc = loc + jnp.asarray(n.where_prior_loc)
+            loc = loc + jnp.asarray(n.where_prior_loc)[None]
         if n.where_scale_relative:  # as Pyro: the prior's scale times a learned factor
-            scale = scale * jnp.asarray(n.where_prior_scale)
+            scale = scale * jnp.asarray(n.where_prior_scale)[None]
         return loc, scale
 
     @nn.compact
@@ -389,11 +389,10 @@ class AIR(Family):
         r_pres, r_where, r_what = jax.random.split(rng, 3)
         steps = n.steps
         rho = net_prior(n, variables.get("schedule", {}).get("step", 0))
-        draws = jax.random.uniform(r_pres, (num, steps)) < rho
+        draws = jax.random.uniform(r_pres, (num, steps)) < rho[None]
         z_pres = jnp.cumprod(draws, axis=1).astype(jnp.float32)
-        z_where = jnp.asarray(n.where_prior_loc) + jnp.asarray(
-            n.where_prior_scale
-        ) * jax.random.normal(r_where, (num, steps, 3))
+        loc, scale = jnp.asarray(n.where_prior_loc), jnp.asarray(n.where_prior_scale)
+        z_where = loc[None, None] + scale[None, None] * jax.random.normal(r_where, (num, steps, 3))
         z_what = jax.random.normal(r_what, (num, steps, n.z_what))
         decoder = MLP(n.hidden, n.window**2).bind({"params": params["decoder"]})
         flat = z_what.reshape(num * steps, -1)

@@ -31,7 +31,7 @@ from numpyro import distributions as dist
 from ocg_jax.models.base import Array, InputSpec, LinenFamily, PointSpec, Variables, sample_fn
 from ocg_jax.nn.layers import StridedConv, UpConv4
 from ocg_jax.objectives.divergences import DIVERGENCES, aggregate_divergence
-from ocg_jax.objectives.kl import gaussian_kl
+from ocg_jax.objectives.kl import gaussian_kl, gaussian_log_prob
 from ocg_jax.objectives.priors import (
     PriorSpec,
     anisotropic_scales,
@@ -165,7 +165,7 @@ class DDNet(nn.Module):
             nll = -(x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out))
             nll, recon = nll.sum(axis=(1, 2, 3)), jax.nn.sigmoid(out)
         else:
-            nll, recon = -dist.Normal(out, out_std).log_prob(x).sum(-1), out
+            nll, recon = -gaussian_log_prob(x, out, out_std).sum(-1), out
         if has_closed_form_kl(self.prior_spec):
             scale = (
                 anisotropic_scales(log_var, self.prior_spec.variance)
@@ -175,7 +175,7 @@ class DDNet(nn.Module):
             kl = gaussian_kl(mean, std, 0.0, scale).sum(-1)
         else:  # one-sample Monte Carlo, at the reparameterised z
             prior = prior_distribution(self.prior_spec, self.latent, log_var)
-            kl = dist.Normal(mean, std).log_prob(z).sum(-1) - prior.log_prob(z)
+            kl = gaussian_log_prob(z, mean, std).sum(-1) - prior.log_prob(z)
         return DDOutputs(recon, z, mean, std, log_var, {"nll": nll, "kl": kl})
 
     def sample(self, num: int) -> DDOutputs:

@@ -58,6 +58,11 @@ def compute_dtype():
     return getattr(_LOCAL, "dtype", jnp.float32)
 
 
+def channels(v: Array, ndim: int) -> Array:
+    """A per-channel vector ``[C]`` shaped to broadcast over ``[..., C]`` of rank ``ndim``."""
+    return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
 def to_float32(x: Array) -> Array:
     """A block's output in float32 (losses and recurrences stay float32)."""
     return x.astype(jnp.float32)
@@ -115,7 +120,7 @@ class _KernelLayer(nn.Module):
         y = by_platform(self.tuned, self.plain, x.astype(self.dtype), kernel.astype(self.dtype))
         if self.use_bias:
             bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
-            y = y + bias.astype(self.dtype)
+            y = y + channels(bias.astype(self.dtype), y.ndim)
         return y
 
 
@@ -173,7 +178,8 @@ class UpConv4(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
         bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
         dt = compute_dtype()
-        return conv_transpose_4x4_stride2(x.astype(dt), kernel.astype(dt)) + bias.astype(dt)
+        y = conv_transpose_4x4_stride2(x.astype(dt), kernel.astype(dt))
+        return y + channels(bias.astype(dt), y.ndim)
 
 
 def UpConv(features: int, kernel_size=(5, 5), *, use_bias: bool = True, name=None):
@@ -202,7 +208,8 @@ class _NormGate(nn.Module):
         ra_var = self.variable("batch_stats", "var", jnp.ones, (c,), jnp.float32)
         if self.use_running_average:
             rstd = jax.lax.rsqrt(ra_var.value + self.epsilon)
-            return gate((y - ra_mean.value) * (rstd * scale) + bias)
+            c = functools.partial(channels, ndim=y.ndim)
+            return gate((y - c(ra_mean.value)) * c(rstd * scale) + c(bias))
         eps = self.epsilon
         tuned = lambda y, s, b: batchnorm_gate.batch_norm_gate(y, s, b, eps)  # noqa: E731
         plain = lambda y, s, b: batchnorm_gate.batch_norm_gate_plain(y, s, b, eps)  # noqa: E731

@@ -35,7 +35,7 @@ def _weights(coords: Array, n: int) -> Array:
     """Bilinear weights ``[len(coords), n]`` of normalised ``coords`` on ``n`` pixel centres
     (rows outside the pixels' span are 0: zero padding)."""
     pos = ((coords + 1) * n - 1) / 2  # in pixel units
-    return jnp.maximum(0.0, 1.0 - jnp.abs(pos[:, None] - jnp.arange(n, dtype=jnp.float32)))
+    return jnp.maximum(0.0, 1.0 - jnp.abs(pos[:, None] - jnp.arange(n, dtype=jnp.float32)[None]))
 
 
 def _resample(image: Array, rows: Array, cols: Array) -> Array:

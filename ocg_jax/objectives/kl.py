@@ -9,8 +9,9 @@ Array = jax.Array
 
 
 def gaussian_log_prob(x: Array, mean: Array, std: Array) -> Array:
-    """Elementwise ``log N(x | mean, std^2)``; shapes broadcast."""
-    return dist.Normal(mean, std).log_prob(x)
+    """Elementwise ``log N(x | mean, std^2)``; shapes broadcast (numpyro's, ranks too)."""
+    with jax.numpy_rank_promotion("allow"):
+        return dist.Normal(mean, std).log_prob(x)
 
 
 def mc_kl(z: Array, q_mean: Array, q_std: Array, p_mean: Array, p_std: Array) -> Array:
@@ -25,4 +26,5 @@ def analytic_kl_std_normal(mean: Array, std: Array) -> Array:
 
 def gaussian_kl(q_mean: Array, q_std: Array, p_mean: Array, p_std: Array) -> Array:
     """Elementwise ``KL(N(q_mean, q_std^2) || N(p_mean, p_std^2))``; shapes broadcast."""
-    return kl_divergence(dist.Normal(q_mean, q_std), dist.Normal(p_mean, p_std))
+    with jax.numpy_rank_promotion("allow"):
+        return kl_divergence(dist.Normal(q_mean, q_std), dist.Normal(p_mean, p_std))

@@ -99,11 +99,39 @@ def anisotropic_scales(log_variances: jax.Array, variance: float) -> jax.Array:
     return jnp.sqrt(d * variance * jax.nn.softmax(log_variances))
 
 
+class Prior:
+    """``p(z)``: a numpyro distribution (``distribution``) whose parameters ``[latent]``
+    numpyro broadcasts against values ``[..., latent]``, a rank promotion allowed here by
+    name (the tests make implicit ones errors)."""
+
+    def __init__(self, distribution: dist.Distribution):
+        self.distribution = distribution
+
+    def log_prob(self, z: jax.Array) -> jax.Array:
+        """``[...]``: log p(z) of ``z [..., latent]``."""
+        with jax.numpy_rank_promotion("allow"):
+            return self.distribution.log_prob(z)
+
+    def sample(self, rng: jax.Array, shape: tuple[int, ...] = ()) -> jax.Array:
+        """``[*shape, latent]``."""
+        with jax.numpy_rank_promotion("allow"):
+            return self.distribution.sample(rng, shape)
+
+    def component_log_probs(self, z: jax.Array) -> jax.Array:
+        """``[..., K]``: log w_k + log p_k(z) of a mixture's components."""
+        with jax.numpy_rank_promotion("allow"):
+            return self.distribution.component_log_probs(z)
+
+
 def prior_distribution(
     spec: PriorSpec, latent: int, log_variances: jax.Array | None = None
-) -> dist.Distribution:
+) -> Prior:
     """``p(z)`` with event shape ``[latent]``; ``log_variances`` ``[latent]`` (anisotropic:
     the learned or fixed relative log-variances, default ``spec``'s)."""
+    return Prior(_distribution(spec, latent, log_variances))
+
+
+def _distribution(spec: PriorSpec, latent: int, log_variances) -> dist.Distribution:
     std = float(np.sqrt(spec.variance))
     zeros = jnp.zeros(latent)
     if spec.name == "isotropic":

@@ -17,8 +17,14 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
+def _c(v: Array, ndim: int) -> Array:
+    """A per-channel ``[C]`` shaped to broadcast over ``[..., C]`` (no implicit rank promotion)."""
+    return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
 def _normalise(y, mean, rstd, scale, bias):
-    return (y - mean) * (rstd * scale) + bias
+    n = y.ndim
+    return (y - _c(mean, n)) * _c(rstd * scale, n) + _c(bias, n)
 
 
 def gate(z: Array) -> Array:
@@ -54,15 +60,16 @@ def _backward(eps, res, cts):
     dout, dmean, dvar = cts
     axes = tuple(range(y.ndim - 1))
     m = y.size // y.shape[-1]
-    yhat = (y - mean) * rstd
-    h, g = jnp.split(yhat * scale + bias, 2, axis=-1)
+    c = lambda v: _c(v, y.ndim)  # noqa: E731
+    yhat = (y - c(mean)) * c(rstd)
+    h, g = jnp.split(yhat * c(scale) + c(bias), 2, axis=-1)
     s = nn.sigmoid(g)
     dz = jnp.concatenate([dout * s, dout * h * s * (1 - s)], axis=-1)
     dbias = jnp.sum(dz, axes)
     dscale = jnp.sum(dz * yhat, axes)
     # BatchNorm's input gradient, plus the (usually zero) cotangents of mean and var
-    dy = (rstd * scale) * (dz - dbias / m - yhat * (dscale / m))
-    dy = dy + dmean / m + (2.0 / m) * dvar * (y - mean)
+    dy = c(rstd * scale) * (dz - c(dbias / m) - yhat * c(dscale / m))
+    dy = dy + c(dmean / m) + (2.0 / m) * c(dvar) * (y - c(mean))
     return dy, dscale, dbias
 
 

@@ -1,33 +1,27 @@
 """Collapse of a region-splitting model (ReDO: one region takes the whole image).
 
 A family that names the ``collapse`` monitor (``model.monitors``) names the per-step
-metrics to watch (``model.collapse_metrics``, region areas in [0, 1]); the loop calls
-``CollapseWatch`` at each flush. ``config.collapse`` sets ``threshold``, ``window``
-(steps), ``healthy``, ``restart``, ``from_scratch``, ``max_restarts``, ``drift`` and
-``drift_steps``. A logged step is *bad* when a watched area is below ``threshold`` or
-above ``1 - threshold``; ``window`` bad steps in a row are a collapse. The loop then
-says so (log line, ``collapsed`` in metrics.jsonl) and, with ``restart``, starts again
-with new randomness: from scratch (``from_scratch``, the default, as the original), or
-else from the last *healthy* checkpoint, the last one written before the areas last left
-``[healthy, 1 - healthy]``. A collapse is a steady drift, so a checkpoint taken on the
-way down (an area just above the threshold) would only collapse again; every collapse we
-have seen drifted from the first steps, so no checkpoint of such a run is healthy
-(docs/redo.md). Checkpoints set aside move to ``checkpoints.collapsed/``;
-``collapse.json`` in the run directory counts the restarts, and the restored state's rng
-is folded with it.
+metrics to watch (``model.collapse_metrics``: region areas in [0, 1], soft, on the
+training batch); the loop calls ``CollapseWatch`` at each flush and after each
+validation.  ``config.collapse`` chooses the rule:
 
-An early rule, off by default (``drift`` 0): a run that starts from scratch is a
-collapse at once if, by step ``drift_steps``, a watched area has moved more than
-``drift`` from where it started (both as means over ``DRIFT_AVERAGE`` steps). On
-``fg_bg`` at 32 px every run that collapsed had moved 0.10-0.15 by step 250, and the
-runs that segmented had held within 0.05 (docs/redo.md), so it stops a doomed attempt
-some 600 steps before the areas leave ``[threshold, 1 - threshold]``. Not in the
-original.
+* ``original`` (the default), as ReDO's code with ``--autoRestart``: every
+  ``check_every`` steps the smallest soft region area of the step's training batch and
+  of the validation batch are compared with ``threshold``; both below it is a collapse.
+  A collapse at step ``restart_before`` or earlier starts the run again from scratch
+  (new weights and data order); a later one is reported and the run trains on.
+* ``streak``: ``window`` logged steps in a row with an area outside ``[threshold,
+  1 - threshold]`` are a collapse; the restart goes back to scratch (``from_scratch``)
+  or to the last checkpoint written before the areas left ``[healthy, 1 - healthy]``.
+
+A collapse is logged (``collapsed`` in metrics.jsonl) and said; with ``restart``, and
+fewer than ``max_restarts`` restarts so far, the run starts again.  Checkpoints set
+aside move to ``checkpoints.collapsed/``; ``collapse.json`` in the run directory records
+each restart, and the restored state's rng is folded with their count.
 """
 
 import functools
 import json
-from collections import deque
 from pathlib import Path
 
 import jax
@@ -35,29 +29,28 @@ import jax
 from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.monitors import Monitor, RestartRun
 
+RULES = ("original", "streak")
 DEFAULTS = {
-    "threshold": 0.1,  # collapsed ReDO runs settle at 0.02-0.05 (docs/redo.md)
-    "window": 1000,
-    "healthy": 0.15,
-    "restart": False,
-    "from_scratch": True,  # every collapsed run we have seen drifted from step 0
-    "max_restarts": 3,
-    "drift": 0.0,  # off; :cpu uses 0.08 (see the module docstring)
-    "drift_steps": 300,
+    "rule": "original",
+    "threshold": 0.1,  # the original's README suggests --autoRestart .1
+    "check_every": 500,  # the original's checkpointFreq
+    "restart_before": 7000,  # the original restarts only up to iteration 7,000
+    "window": 1000,  # streak
+    "healthy": 0.15,  # streak
+    "restart": True,
+    "from_scratch": True,
+    "max_restarts": 10,
 }
-DRIFT_AVERAGE = 20  # steps per mean: one batch's area is noisy
+LEGACY = ("drift", "drift_steps")  # an early rule runs once had; read, not used
 
 
 class CollapseError(RuntimeError):
     """A region collapsed at ``step``: its areas were bad from ``streak_start`` and outside
-    the healthy band from ``drift_start`` (at or before it); ``early``: the drift rule."""
+    the healthy band from ``drift_start`` (at or before it)."""
 
-    def __init__(
-        self, message: str, step: int, streak_start: int, drift_start: int, early: bool = False
-    ):
+    def __init__(self, message: str, step: int, streak_start: int, drift_start: int):
         super().__init__(message)
         self.step, self.streak_start, self.drift_start = step, streak_start, drift_start
-        self.early = early
 
 
 def settings(config) -> dict | None:
@@ -66,46 +59,30 @@ def settings(config) -> dict | None:
     if block is None:
         return None
     given = dict(block.to_dict() if hasattr(block, "to_dict") else block)
-    unknown = sorted(set(given) - set(DEFAULTS))
+    unknown = sorted(set(given) - set(DEFAULTS) - set(LEGACY))
     if unknown:
         raise ValueError(f"unknown config.collapse key(s) {unknown}; known: {sorted(DEFAULTS)}")
-    out = {**DEFAULTS, **given}
+    out = {**DEFAULTS, **{k: v for k, v in given.items() if k not in LEGACY}}
+    if out["rule"] not in RULES:
+        raise ValueError(f"config.collapse.rule must be one of {RULES}, got {out['rule']!r}")
     if not 0 <= out["threshold"] <= out["healthy"] < 0.5:
         raise ValueError(
             f"config.collapse needs 0 <= threshold <= healthy < 0.5, got threshold="
             f"{out['threshold']} and healthy={out['healthy']}"
         )
-    if out["drift"] and not (0 < out["drift"] < 1 and out["drift_steps"] > 2 * DRIFT_AVERAGE):
-        raise ValueError(
-            f"config.collapse.drift must be 0 (off) or in (0, 1) with drift_steps > "
-            f"{2 * DRIFT_AVERAGE}, got drift={out['drift']} and drift_steps={out['drift_steps']}"
-        )
     return out
 
 
-class CollapseMonitor:
-    """Feed it each logged row (``check``); raises ``CollapseError`` on a collapse."""
+class StreakMonitor:
+    """The ``streak`` rule: feed it each logged row (``check``); raises ``CollapseError``."""
 
-    def __init__(
-        self,
-        names: tuple[str, ...],
-        threshold: float,
-        window: int,
-        healthy: float,
-        drift: float = 0.0,
-        drift_steps: int = 0,
-    ):
-        self.names, self.threshold, self.window = tuple(names), threshold, window
-        self.healthy, self.drift, self.drift_steps = healthy, drift, drift_steps
+    def __init__(self, names: tuple[str, ...], threshold: float, window: int, healthy: float):
+        self.names, self.threshold, self.window, self.healthy = names, threshold, window, healthy
         self.streak_start: int | None = None
         self.drift_start: int | None = None  # first step of the current run outside the band
-        self.first: deque = deque(maxlen=DRIFT_AVERAGE)  # the areas of the run's first steps
-        self.last: deque = deque(maxlen=DRIFT_AVERAGE)
 
     def check(self, step: int, row: dict) -> None:
         areas = {k: float(row[k]) for k in self.names if k in row}
-        if self.drift and step <= self.drift_steps:
-            self._check_drift(step, areas)
         if all(self.healthy <= a <= 1 - self.healthy for a in areas.values()):
             self.drift_start = None
         elif self.drift_start is None:
@@ -126,28 +103,21 @@ class CollapseMonitor:
                 min(s for s in (self.drift_start, self.streak_start) if s is not None),
             )
 
-    def _check_drift(self, step: int, areas: dict) -> None:
-        """The early rule: only for a run watched from its first step (not a resume)."""
-        if step == 1:
-            self.first.clear()
-        elif not self.first:
-            return
-        (self.first if len(self.first) < DRIFT_AVERAGE else self.last).append(areas)
-        if len(self.last) < DRIFT_AVERAGE:
-            return
-        mean = lambda rows, k: sum(r[k] for r in rows) / len(rows)
-        moved = {k: (mean(self.first, k), mean(self.last, k)) for k in areas}
-        far = {k: ab for k, ab in moved.items() if abs(ab[1] - ab[0]) > self.drift}
-        if far:
-            shown = ", ".join(f"{k} {a:.3f} -> {b:.3f}" for k, (a, b) in far.items())
-            raise CollapseError(
-                f"collapse at step {step}: drifting ({shown}, more than {self.drift:g} "
-                f"within {self.drift_steps} steps)",
-                step,
-                1,
-                1,
-                early=True,
-            )
+
+def original_check(step: int, train: dict, val: dict, names, threshold: float) -> None:
+    """The original's rule at a check step: raise ``CollapseError`` when the smallest region
+    area is below ``threshold`` on both the training batch (``train``) and the validation
+    batch (``val``, ``val_<name>``)."""
+    small_train = min(float(train[k]) for k in names)
+    small_val = min(float(val[f"val_{k}"]) for k in names)
+    if small_train < threshold and small_val < threshold:
+        raise CollapseError(
+            f"collapse at step {step}: the smallest region covers {small_train:.3f} of a "
+            f"training batch and {small_val:.3f} of the validation batch (< {threshold:g})",
+            step,
+            step,
+            step,
+        )
 
 
 def record_path(workdir: Path) -> Path:
@@ -192,15 +162,16 @@ def summary(workdir: Path, areas: dict[str, float], config) -> dict:
 
 
 class CollapseWatch(Monitor):
-    """The ``collapse`` monitor: the rule above on each logged step; a restart when it fires
-    (and ``restart`` allows one more), else a warning and training on."""
+    """The ``collapse`` monitor: the configured rule; a restart when it fires and the rule
+    and ``max_restarts`` allow one, else a warning and training on."""
 
     def __init__(self, names, watch: dict, workdir: Path, log, say):
-        self.watch, self.workdir, self.log, self.say = watch, workdir, log, say
+        self.names, self.watch, self.workdir, self.log, self.say = names, watch, workdir, log, say
         self.record = read_record(workdir)
         self.restarts = len(self.record["restarts"])
-        rule = (watch[k] for k in ("threshold", "window", "healthy", "drift", "drift_steps"))
-        self.monitor: CollapseMonitor | None = CollapseMonitor(names, *rule)
+        self.watching = True
+        self.streak = StreakMonitor(names, watch["threshold"], watch["window"], watch["healthy"])
+        self.train_rows: dict[int, dict] = {}  # the original rule: check steps' training rows
 
     @classmethod
     def create(cls, model, config, workdir: Path, *, log, say) -> "CollapseWatch | None":
@@ -208,6 +179,11 @@ class CollapseWatch(Monitor):
         watch = settings(config)
         if watch is None or not model.collapse_metrics:
             return None
+        if watch["rule"] == "original" and watch["check_every"] % config.eval_every:
+            raise ValueError(
+                f"config.collapse.check_every ({watch['check_every']}) must be a multiple of "
+                f"config.eval_every ({config.eval_every}): the rule reads the validation areas"
+            )
         return cls(tuple(model.collapse_metrics), watch, workdir, log, say)
 
     def seed(self, seed: int) -> int:
@@ -218,28 +194,40 @@ class CollapseWatch(Monitor):
 
     def flushed(self, step: int, rows) -> None:
         for s, row in rows:
-            if self.monitor is None:
+            if not self.watching:
                 return
+            if self.watch["rule"] == "original":
+                if s % self.watch["check_every"] == 0:
+                    self.train_rows[s] = row
+                continue
             try:
-                self.monitor.check(s, row)
+                self.streak.check(s, row)
             except CollapseError as e:
-                self._collapsed(e)
+                self._collapsed(e, may_restart=True)
 
-    def _collapsed(self, e: CollapseError) -> None:
+    def evaluated(self, step: int, metrics: dict) -> None:
+        row = self.train_rows.pop(step, None)
+        if not self.watching or row is None:
+            return
+        try:
+            original_check(step, row, metrics, self.names, self.watch["threshold"])
+        except CollapseError as e:
+            self._collapsed(e, may_restart=step <= self.watch["restart_before"])
+
+    def _collapsed(self, e: CollapseError, may_restart: bool) -> None:
         self.log(e.step, {"collapsed": 1.0})
         self.say(f"warning: {e}")
-        if self.watch["restart"] and self.restarts < self.watch["max_restarts"]:
+        w = self.watch
+        if w["restart"] and may_restart and self.restarts < w["max_restarts"]:
             raise RestartRun(str(e), functools.partial(self._prepare_restart, e))
-        why = (
-            "config.collapse.restart is off"
-            if not self.watch["restart"]
-            else f"it restarted {self.restarts} times already (max_restarts)"
-        )
-        self.say(f"not restarting: {why}; training on")
-        if e.early:
-            self.monitor.drift = 0.0  # said once; the areas are still watched
+        if not w["restart"]:
+            why = "config.collapse.restart is off"
+        elif not may_restart:
+            why = f"it is past step {w['restart_before']} (config.collapse.restart_before)"
         else:
-            self.monitor = None  # said once
+            why = f"it restarted {self.restarts} times already (max_restarts)"
+        self.say(f"not restarting: {why}; training on")
+        self.watching = False  # said once
 
     def _prepare_restart(self, e: CollapseError) -> str:
         """Move aside every checkpoint (``from_scratch``) or those written since the areas

@@ -278,9 +278,11 @@ class _Training:
                 self._flush()
                 if not _finite(state.params):
                     self._stop("the parameters are not finite after the update", step, {})
-                evaluate_and_draw(
+                val = evaluate_and_draw(
                     self.recipe, state, self.val, self.val_host, self.logger, step, c.seed
                 )
+                for m in self.monitors:
+                    m.evaluated(step, val)
             if self.ckpt.should_save(step) or last or self.stop:
                 self._flush()
                 self.ckpt.save(step, state, self.loader.get_state(), self.meta, force=True)

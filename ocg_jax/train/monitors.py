@@ -6,6 +6,7 @@ the run's config and workdir), and the loop calls them at fixed points:
     seed = monitor.seed(config.seed)        # the seed of a fresh start (a restart: new ones)
     state = monitor.restored(state, step)   # after a checkpoint is restored
     monitor.flushed(step, rows)             # each flush of the logged metrics
+    monitor.evaluated(step, metrics)        # after each validation (val_<name> means)
 
 ``flushed`` may raise ``RestartRun``: the loop then closes the run, calls its
 ``prepare`` (which sets the workdir up for the next attempt: checkpoints moved aside, a
@@ -36,3 +37,6 @@ class Monitor:
 
     def flushed(self, step: int, rows: list[tuple[int, dict]]) -> None:
         """``rows``: ``(step, {metric: float})`` of every step since the last flush."""
+
+    def evaluated(self, step: int, metrics: dict[str, float]) -> None:
+        """``metrics``: the validation means logged at ``step`` (``val_<score>``)."""
