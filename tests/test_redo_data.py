@@ -31,12 +31,21 @@ def test_fg_bg_scenes(data_dir):
 
 
 def test_redo_digits_check(data_dir):
+    """As the original's coloured MNIST: one even (dark, g = b) and one odd (bright, r = b)
+    digit per image on a background with r = g, each colour drawn per image."""
     ex = load_examples(load_source("fg_bg", "digits_tiny", "train", data_dir), 16)
     assert ex["image"].shape == (16, 128, 128, 3)
-    assert set(np.unique(ex["mask"])) == {0, 1, 2}
-    grey = ex["image"][..., 0]
-    assert np.all(grey[ex["mask"] == 0] == 128)
-    assert np.all(grey[ex["mask"] == 1] == 26) and np.all(grey[ex["mask"] == 2] == 230)
+    backgrounds = set()
+    for image, mask in zip(ex["image"].astype(int), ex["mask"], strict=True):
+        assert set(np.unique(mask)) == {0, 1, 2}  # exactly one even and one odd digit
+        bg, dark, bright = (np.unique(image[mask == k], axis=0) for k in range(3))
+        assert len(bg) == len(dark) == len(bright) == 1  # one colour each
+        (bg,), (dark,), (bright,) = bg, dark, bright
+        assert bg[0] == bg[1] and 84 <= bg.min() and bg.max() <= 169
+        assert dark[1] == dark[2] and dark.max() <= 85
+        assert bright[0] == bright[2] and bright.min() >= 168
+        backgrounds.add(tuple(bg))
+    assert len(backgrounds) > 8  # random per image
 
 
 def _flowers_files(root, numbers, archive=False):
@@ -181,3 +190,70 @@ def test_otsu_threshold_maximises_the_between_class_variance():
     best = cuts[np.argmax([between(c) for c in cuts])]
     assert abs(t - best) < 0.02 and 0.4 < t < 0.7
     assert otsu_threshold(np.full(10, 0.5)) == 0.5  # one value: nothing above it
+
+
+def _jpeg(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, quality=95)
+
+
+def _rectangle(h, w, value=255, dtype=np.uint8):
+    m = np.zeros((h, w), dtype)
+    m[h // 4 : h - h // 4, w // 4 : w - w // 4] = value
+    return m
+
+
+def test_cub_from_the_users_files(tmp_path):
+    """CUB's layout: images.txt, images/ and segmentations/ per class, ReDO's split file."""
+    root = tmp_path / "CUB_200_2011"
+    names = [f"001.Albatross/bird_{i}.jpg" for i in range(1, 6)]
+    (root).mkdir()
+    (root / "images.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(names, 1)))
+    (root / "train_val_test_split.txt").write_text("1 0\n2 0\n3 1\n4 2\n5 2\n")
+    for n in names:
+        grey = n.endswith("2.jpg")  # CUB has a few grey images
+        img = np.full((60, 80) if grey else (60, 80, 3), 90, np.uint8)
+        _jpeg(root / "images" / n, img)
+        seg = root / "segmentations" / n.replace(".jpg", ".png")
+        seg.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(_rectangle(60, 80)).save(seg)
+    source = lambda split: load_source("cub", "64", split, str(tmp_path / "tfds"),
+                                       manual_dir=str(root))  # fmt: skip
+    assert [len(source(s)) for s in ("train", "validation", "test")] == [2, 1, 2]
+    ex = load_examples(source("test"), 2)
+    assert sorted(ex["number"].tolist()) == [4, 5] and ex["image"].shape == (2, 64, 64, 3)
+    want = np.asarray(resize_crop(Image.fromarray(_rectangle(60, 80)), 64)) > 127
+    np.testing.assert_array_equal(ex["mask"][0].astype(bool), want)
+    (root / "train_val_test_split.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="train_val_test_split.txt.*mickaelChen/ReDO"):
+        load_source("cub", "128", "train", str(tmp_path / "tfds2"), manual_dir=str(root))
+
+
+def test_lfw_from_the_users_files(tmp_path):
+    """LFW's layout: lfw_funneled/<person>/, the part labels (.ppm: red hair, green face,
+    blue background), ReDO's three lists; the train split is unlabelled."""
+    root = tmp_path / "lfw"
+    people = [("Ann_Lee", f"Ann_Lee_000{i}") for i in range(1, 5)]
+    for person, name in people:
+        _jpeg(root / "lfw_funneled" / person / f"{name}.jpg", np.full((70, 70, 3), 120, np.uint8))
+        parts = np.zeros((70, 70, 3), np.uint8)
+        parts[..., 2] = 255 - _rectangle(70, 70)  # background blue outside the rectangle
+        parts[..., 1] = _rectangle(70, 70)  # face inside
+        ppm = root / "parts_lfw_funneled_gt_images" / f"{name}.ppm"
+        ppm.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(parts).save(ppm)
+    lines = [f"{p} {n}\n" for p, n in people]
+    (root / "train.txt").write_text("".join(lines[:2]))
+    (root / "val.txt").write_text(lines[2])
+    (root / "test.txt").write_text(lines[3])
+    source = lambda split: load_source("lfw", "64", split, str(tmp_path / "tfds"),
+                                       manual_dir=str(root))  # fmt: skip
+    assert [len(source(s)) for s in ("train", "validation", "test")] == [2, 1, 1]
+    test = load_examples(source("test"), 1)
+    want = np.asarray(resize_crop(Image.fromarray(_rectangle(70, 70)), 64)) > 127
+    np.testing.assert_array_equal(test["mask"][0].astype(bool), want)
+    assert test["labelled"][0] == 1
+    train = load_examples(source("train"), 2)
+    assert (train["labelled"] == 0).all() and train["mask"].max() == 0
+    with pytest.raises(FileNotFoundError, match="config.data.manual_dir"):
+        load_source("lfw", "64", "train", str(tmp_path / "tfds3"))

@@ -49,6 +49,7 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
             "nf_disc": 64,
             "nf_rec": 64,
             "lambda_z": 5.0,
+            "torch_padding": True,  # F's stride-2 convs pad (1, 1), as the original
         }
     )
     return c

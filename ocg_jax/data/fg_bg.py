@@ -4,9 +4,9 @@
 texture, and the ground-truth foreground mask.  The object is a large dSprites
 shape or a smooth random blob; textures are smooth noise, stripes or checks
 at random frequency and angle, so neither region is flat.  ``digits_scene`` is
-the ReDO authors' synthetic check: a grey background with even digits dark and
-odd digits bright (3 regions).  Everything is numpy, deterministic given a
-``numpy.random.Generator``.
+the ReDO authors' synthetic check (their coloured MNIST): one dark even digit and one
+bright odd digit on a background of random colour (3 regions).  Everything is numpy,
+deterministic given a ``numpy.random.Generator``.
 """
 
 import numpy as np
@@ -80,21 +80,30 @@ def fg_bg_scene(rng: np.random.Generator, size: int = 64) -> dict:
     }
 
 
-def digits_scene(rng: np.random.Generator, digits: Digits, size: int = 128, count=(2, 4)) -> dict:
-    """The ReDO authors' check: digits on grey (0.5), even ones dark (0.1), odd ones bright
-    (0.9).  ``mask``: 0 background, 1 even digit, 2 odd digit (where the ink is > 0.5)."""
-    canvas = np.full((size, size), 0.5, np.float32)
-    mask = np.zeros((size, size), np.uint8)
-    for _ in range(int(rng.integers(count[0], count[1] + 1))):
+def _digit_of_parity(rng: np.random.Generator, digits: Digits, parity: int) -> np.ndarray:
+    while True:
         image, label = digits.draw(rng)
-        scale = size / 50  # the digit source's 20 px patches, sized for a 50 px canvas
-        image = np.clip(ndimage.zoom(image, scale, order=1), 0.0, 1.0)
-        h, w = image.shape
-        y0, x0 = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
-        ink = image > 0.5
-        value = 0.1 if label % 2 == 0 else 0.9
-        window = canvas[y0 : y0 + h, x0 : x0 + w]
-        window[ink] = value
-        mask[y0 : y0 + h, x0 : x0 + w][ink] = 1 if label % 2 == 0 else 2
-    rgb = np.repeat(np.round(canvas * 255).astype(np.uint8)[..., None], 3, axis=-1)
-    return {"image": rgb, "mask": mask, "kind": np.int32(-1)}
+        if label % 2 == parity:
+            return image
+
+
+def digits_scene(rng: np.random.Generator, digits: Digits, size: int = 128) -> dict:
+    """The ReDO authors' check (their coloured MNIST): one even and one odd digit, 56 px
+    (MNIST's 28 doubled, nearest), thresholded at 0.5, on a background of a random
+    colour with ``r = g`` in [0.33, 0.66]; the even digit a random dark colour (each
+    channel in [0, 0.33], ``g = b``), the odd one bright ([0.66, 1], ``r = b``); painted
+    in a random order.  ``mask``: 0 background, 1 the even digit, 2 the odd one."""
+    bg, dark, bright = (rng.uniform(lo, hi, 3) for lo, hi in ((0.33, 0.66), (0, 0.33), (0.66, 1)))
+    bg[0], dark[1], bright[0] = bg[1], dark[2], bright[2]
+    canvas = np.broadcast_to(bg, (size, size, 3)).copy()
+    mask = np.zeros((size, size), np.uint8)
+    side = 56 * size // 128  # the original's 56 px at 128
+    for parity in rng.permutation(2):
+        image = _digit_of_parity(rng, digits, int(parity))
+        ink = ndimage.zoom(image, side / image.shape[0], order=0) > 0.5
+        h, w = ink.shape
+        y0, x0 = rng.integers(0, size - h, size=2)
+        canvas[y0 : y0 + h, x0 : x0 + w][ink] = bright if parity else dark
+        mask[y0 : y0 + h, x0 : x0 + w][ink] = 2 if parity else 1
+    image = np.round(canvas * 255).astype(np.uint8)
+    return {"image": image, "mask": mask, "kind": np.int32(-1)}

@@ -155,8 +155,10 @@ class GAN(Family):
         return self.net.discriminator.apply(v, x, False), v.get("batch_stats", {})
 
     def phase_loss(self, phase: str, variables: Variables, images: Array, rng: Array):
-        """``(loss, (metrics, model_state))`` of one phase on a real batch."""
-        z_rng, gp_rng = jax.random.split(rng)
+        """``(loss, (metrics, model_state))`` of one phase on a real batch; fresh noise per
+        phase (the phase's index folded into the step's key)."""
+        index = [p for p, _ in self.phases].index(phase)
+        z_rng, gp_rng = jax.random.split(jax.random.fold_in(rng, index))
         fake, g_state = self.generate(variables, self.noise(z_rng, images.shape[0]), True)
         stats = dict(variables.get("batch_stats", {}))
         if phase == "discriminator":

@@ -67,6 +67,7 @@ class ReDONet(nn.Module):
     nf_disc: int = 64
     nf_rec: int = 64
     lambda_z: float = 5.0  # weight of the latent-recovery error (the objective's, not a net's)
+    torch_padding: bool = False  # F's stride-2 convs as the original's (the configs: True)
 
     def check(self) -> None:
         """Clear errors for settings the networks cannot take."""
@@ -76,7 +77,9 @@ class ReDONet(nn.Module):
             raise ValueError(f"ReDO needs at least 2 regions, got {self.regions}")
 
     def setup(self):
-        self.mask = MaskNet(self.regions, self.nf_mask, self.mask_res)
+        self.mask = MaskNet(
+            self.regions, self.nf_mask, self.mask_res, torch_padding=self.torch_padding
+        )
         self.generator = Generators(self.regions, self.image_size, self.nf_gen)
         self.discriminator = ResidualEncoder(1, self.nf_disc)
         self.recovery = ResidualEncoder(self.regions * self.z_dim, self.nf_rec)
@@ -144,7 +147,8 @@ class ReDO(Family):
 
     def phase_loss(self, phase: str, variables: Variables, images: Array, rng: Array):
         """``(loss, (metrics, model_state))`` of one phase on a batch (first half redrawn,
-        second half real)."""
+        second half real); both phases of a step draw the same z from the step's ``rng``,
+        as the original redraws its batch for D with the z of the redraw phase."""
         half = images.shape[0] // 2
         x, real = images[:half], images[half:]
         z = self.noise(rng, half)

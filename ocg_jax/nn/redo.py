@@ -4,10 +4,14 @@ generators G_k, the residual discriminator D and the latent-recovery network del
 Images ``[B, S, S, 3]`` in [-1, 1], S = 32, 64 or 128 (32: short CPU runs); n regions;
 z ``[B, n, Z]``.
 Widths are parameters (the paper: 64 each, F 64 with 3 residual blocks); every
-conv and dense layer starts orthogonal with gain 0.8, as the original's
-``weights_init_ortho``.  Spectral normalisation (D, delta and the generators'
-convs, as the original) keeps its power-iteration vectors in ``batch_stats``;
-``update`` advances them (training), else they are read.
+conv and dense layer's kernel starts orthogonal with gain 0.8, as the original's
+``weights_init_ortho``, and its bias as PyTorch's default, ``U(+-1/sqrt(fan_in))`` (the
+original leaves biases there: G's gamma and beta start near U(+-0.18) for z of 32).
+F's stride-2 convs pad (1, 1) as PyTorch's ``padding=1`` with ``torch_padding`` (the
+configs' setting; False, XLA's SAME (0, 1), reads runs made before it).  Spectral
+normalisation (D, delta and the generators' convs, as the original) keeps its
+power-iteration vectors in ``batch_stats``; ``update`` advances them (training), else
+they are read.
 """
 
 from collections.abc import Sequence
@@ -20,10 +24,25 @@ Array = jax.Array
 ORTHO = nn.initializers.orthogonal(0.8)
 
 
-def conv(features: int, kernel: int, stride: int = 1, use_bias: bool = True, padding="SAME"):
-    return nn.Conv(
-        features, (kernel, kernel), stride, padding=padding, use_bias=use_bias, kernel_init=ORTHO
+def torch_bias(fan_in: int):
+    """PyTorch's default bias init of a layer with ``fan_in`` inputs: ``U(+-1/sqrt(fan_in))``."""
+    bound = 1.0 / float(fan_in) ** 0.5
+    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+        key, shape, dtype, -bound, bound
     )
+
+
+def conv(features: int, kernel: int, fan_in: int, stride: int = 1, use_bias=True, padding="SAME"):
+    """A conv as the original's: orthogonal kernel, PyTorch's bias; ``fan_in`` is the input
+    channels."""
+    return nn.Conv(
+        features, (kernel, kernel), stride, padding=padding, use_bias=use_bias, kernel_init=ORTHO,
+        bias_init=torch_bias(fan_in * kernel * kernel),
+    )  # fmt: skip
+
+
+def dense(features: int, fan_in: int):
+    return nn.Dense(features, kernel_init=ORTHO, bias_init=torch_bias(fan_in))
 
 
 class SNConv(nn.Module):
@@ -35,7 +54,7 @@ class SNConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, update: bool) -> Array:
-        layer = conv(self.features, self.kernel, use_bias=self.use_bias)
+        layer = conv(self.features, self.kernel, x.shape[-1], use_bias=self.use_bias)
         return nn.SpectralNorm(layer)(x, update_stats=update)
 
 
@@ -64,26 +83,30 @@ class MaskNet(nn.Module):
     nf: int = 64
     num_res: int = 3
     bins: Sequence[int] = (1, 2, 3, 6)
+    torch_padding: bool = False  # stride-2 convs padded (1, 1), as the original
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         relu_in = lambda h: nn.relu(instance_norm(h))
-        h = relu_in(conv(self.nf // 4, 7, use_bias=False, padding="VALID")(reflect_pad(x, 3)))
-        h = relu_in(conv(self.nf // 2, 3, 2, use_bias=False)(h))
-        h = relu_in(conv(self.nf, 3, 2, use_bias=False)(h))
+        down = ((1, 1), (1, 1)) if self.torch_padding else "SAME"
+        h = conv(self.nf // 4, 7, x.shape[-1], use_bias=False, padding="VALID")(reflect_pad(x, 3))
+        h = relu_in(h)
+        h = relu_in(conv(self.nf // 2, 3, h.shape[-1], 2, False, padding=down)(h))
+        h = relu_in(conv(self.nf, 3, h.shape[-1], 2, False, padding=down)(h))
         for _ in range(self.num_res):
-            r = conv(self.nf, 3)(relu_in(conv(self.nf, 3, use_bias=False)(h)))
+            r = conv(self.nf, 3, self.nf)(relu_in(conv(self.nf, 3, self.nf, use_bias=False)(h)))
             h = relu_in(h + r)
         s = h.shape[1]
         pyramid = [h]
         for b in self.bins:  # pyramid pooling: pooled to about b x b, 1 channel, back up
-            p = conv(1, 1)(avg_pool(h, max(1, s // b)))
+            p = conv(1, 1, h.shape[-1])(avg_pool(h, max(1, s // b)))
             pyramid.append(jax.image.resize(p, (p.shape[0], s, s, 1), "bilinear"))
         h = jnp.concatenate(pyramid, axis=-1)
         up = h.shape[-1]  # nf + one channel per bin: the original halves that width, not nf
-        h = relu_in(conv(up // 2, 3, use_bias=False)(upsample(h)))
-        h = relu_in(conv(up // 4, 3, use_bias=False)(upsample(h)))
-        out = conv(1 if self.regions == 2 else self.regions, 7, padding="VALID")(reflect_pad(h, 3))
+        h = relu_in(conv(up // 2, 3, up, use_bias=False)(upsample(h)))
+        h = relu_in(conv(up // 4, 3, up // 2, use_bias=False)(upsample(h)))
+        outputs = 1 if self.regions == 2 else self.regions
+        out = conv(outputs, 7, h.shape[-1], padding="VALID")(reflect_pad(h, 3))
         if self.regions == 2:
             m = nn.sigmoid(out[..., 0])
             return jnp.stack([m, 1.0 - m], axis=1)
@@ -96,8 +119,8 @@ class ConditionalNorm(nn.Module):
     @nn.compact
     def __call__(self, x: Array, z: Array) -> Array:
         c = x.shape[-1]
-        gamma = nn.Dense(c, kernel_init=ORTHO)(z)[:, None, None]
-        beta = nn.Dense(c, kernel_init=ORTHO)(z)[:, None, None]
+        gamma = dense(c, z.shape[-1])(z)[:, None, None]  # the original's 1x1 convs of z
+        beta = dense(c, z.shape[-1])(z)[:, None, None]
         return instance_norm(x, affine=False) * gamma + beta
 
 
@@ -113,7 +136,7 @@ class RegionGenerator(nn.Module):
     def __call__(self, mask: Array, z: Array, update: bool) -> Array:
         blocks = (self.image_size // 4).bit_length() - 1  # 4 -> S
         width = self.nf * 2 ** (blocks - 1)
-        x = nn.Dense(4 * 4 * width, kernel_init=ORTHO)(z).reshape(-1, 4, 4, width)
+        x = dense(4 * 4 * width, z.shape[-1])(z).reshape(-1, 4, 4, width)
         m = mask[..., None]
         for k in range(blocks):
             out = max(self.nf, width // 2) if k else width
@@ -146,4 +169,4 @@ class ResidualEncoder(nn.Module):
             width = out
         x = x + SNConv(width)(nn.relu(SNConv(width)(nn.relu(x), update)), update)
         x = jnp.sum(x, axis=(1, 2))
-        return nn.Dense(self.outputs, kernel_init=ORTHO)(x)
+        return dense(self.outputs, x.shape[-1])(x)

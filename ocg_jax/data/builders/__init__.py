@@ -15,6 +15,8 @@ BUILDERS = {
     "pinwheel": "ocg_jax.data.builders.pinwheel.pinwheel_dataset_builder",
     "fg_bg": "ocg_jax.data.builders.fg_bg.fg_bg_dataset_builder",
     "flowers": "ocg_jax.data.builders.flowers.flowers_dataset_builder",
+    "cub": "ocg_jax.data.builders.cub.cub_dataset_builder",
+    "lfw": "ocg_jax.data.builders.lfw.lfw_dataset_builder",
     "fashion_mnist_files": (
         "ocg_jax.data.builders.fashion_mnist_files.fashion_mnist_files_dataset_builder"
     ),

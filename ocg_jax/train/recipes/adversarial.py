@@ -9,7 +9,10 @@ they stand after the earlier phases of the same step.  Each group's optimiser is
 ``config.optim`` with ``config.optim_groups.<group>``'s overrides (GANs: Adam
 betas (0, 0.9); ReDO: weight decay on the mask network).
 ``config.adversarial.repeats.<phase>`` runs a phase several times per step (a
-WGAN critic's 5), each time on the same real batch with fresh noise.
+WGAN critic's 5), each time on the same real batch with fresh noise.  Every phase of a
+step gets the step's key (folded by the repeat), so phases can draw the same noise, as
+ReDO's original draws z once for both; a family that wants fresh noise per phase folds
+the phase in itself (the GAN).
 """
 
 import dataclasses
@@ -78,9 +81,9 @@ class Adversarial(RecipeBase):
         )
         repeats = self._repeats()
         metrics = {}
-        for i, (phase, groups) in enumerate(self.model.phases):
+        for phase, groups in self.model.phases:
             for r in range(int(repeats.get(phase, 1))):
-                key = jax.random.fold_in(jax.random.fold_in(rng, i), r)
+                key = jax.random.fold_in(rng, r)  # the step's key: phases may share noise
 
                 def loss_fn(sub, phase=phase, key=key, model_state=model_state):
                     v = {"params": {**params, **sub}, **model_state}
