@@ -11,6 +11,7 @@ from sklearn.metrics import mutual_info_score
 from ocg_jax.metrics.disentanglement import (
     dci,
     disentanglement_score,
+    factor_vae_score,
     hoyer_sparsity,
     mutual_information_gap,
 )
@@ -39,6 +40,36 @@ def test_majority_vote_score(data):
     assert score(mixed) < 0.6
     assert abs(score(noise) - 0.25) < 0.12  # 4 factors: chance is about 1/4
     assert score(exact, student_t_df=9.0) > 0.98  # the t-CDF mapping keeps the order
+
+
+def test_the_original_protocol_loses_exactly_the_votes_of_a_constant_factor(data):
+    """As the original's code: the fixed factor is drawn over all factors, a constant one
+    too (its votes land on whatever dimension; each dimension's majority stays its own
+    factor), so the score of exact codes is 1 minus the share of votes drawn for it."""
+    factors, exact, *_ = data
+    with_constant = np.concatenate([factors, np.zeros((len(factors), 1), int)], axis=1)
+    m = 2_000
+    score = disentanglement_score(exact, with_constant, num_votes=m, subset_size=100,
+                                  rng=np.random.default_rng(3))  # fmt: skip
+    drawn = np.random.default_rng(3).integers(0, 5, m)  # the same generator's first draws
+    assert score == pytest.approx(1 - np.mean(drawn == 4))
+    small = disentanglement_score(exact, factors, num_votes=200, subset_size=10_000,
+                                  rng=np.random.default_rng(0))  # fmt: skip
+    assert small == 1.0  # fewer codes than subset_size: all of them, without replacement
+
+
+def test_factor_vae_score_as_disentanglement_lib(data):
+    factors, exact, _, _, noise = data
+    rng = lambda: np.random.default_rng(0)
+    good = factor_vae_score(exact, factors, rng=rng(), num_train=500, num_eval=300)
+    assert good == {"train_accuracy": 1.0, "eval_accuracy": 1.0, "active_dimensions": 4}
+    collapsed = np.concatenate([exact, np.full((len(exact), 1), 0.3)], axis=1)
+    pruned = factor_vae_score(collapsed, factors, rng=rng(), num_train=500, num_eval=300)
+    assert pruned["active_dimensions"] == 4 and pruned["eval_accuracy"] == 1.0
+    chance = factor_vae_score(noise, factors, rng=rng(), num_train=500, num_eval=500)
+    assert chance["eval_accuracy"] < 0.45  # about 1 / 4 (the classifier fits noise votes)
+    flat = factor_vae_score(np.zeros((100, 3)), factors[:100], rng=rng())
+    assert flat == {"train_accuracy": 0.0, "eval_accuracy": 0.0, "active_dimensions": 0}
 
 
 def test_mig_against_a_direct_computation(data):

@@ -129,8 +129,9 @@ def _collapse_lines(c: dict) -> list[str]:
 
 
 def _disentanglement_lines(d: dict) -> list[str]:
-    return [f"{k:<28}{v:>12.4f}" if isinstance(v, float) else f"{k:<28}{v:>12}"
-            for k, v in d.items()]  # fmt: skip
+    rows = [(k, v) for k, v in d.items() if k != "protocols"]
+    lines = [f"{k:<28}{v:>12.4f}" if isinstance(v, float) else f"{k:<28}{v:>12}" for k, v in rows]
+    return lines + [f"  {k}: {v}" for k, v in d.get("protocols", {}).items()]
 
 
 def _probe_lines(p: dict) -> list[str]:

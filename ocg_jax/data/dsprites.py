@@ -92,9 +92,22 @@ def read_npz(path) -> dict[str, np.ndarray]:
     }
 
 
+def pca_log_variances_original(images, latent: int = 10, k: int = 20) -> np.ndarray:
+    """``[latent]``: the original's ``pca`` prior initialisation, as its code computes it:
+    ``svds(X, k=20)`` of the uncentred images (uint8 ``[N, ...]``, scaled to [0, 1]),
+    squared, the first ``latent`` taken and logged.  ``svds`` returns its values in
+    ascending order, so these are the 11th-20th largest for ``latent=10``, smallest first
+    (a quirk: the paper describes the top components; ``pca_log_variances`` gives those)."""
+    from scipy.sparse.linalg import svds
+
+    x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+    s = svds(x, k=k, random_state=0)[1]  # ascending
+    return np.log(s**2)[:latent].astype(np.float32)
+
+
 def pca_log_variances(images, k: int = 10) -> np.ndarray:
     """``[k]`` log of the top ``k`` singular values of the centred images (uint8 ``[N, 64, 64,
-    1]``, scaled to [0, 1]): the original's anisotropic ("pca") prior initialisation."""
+    1]``, scaled to [0, 1]), largest first: the top principal directions' spread."""
     x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
     s = np.linalg.svd(x - x.mean(0), compute_uv=False)[:k]
     return np.log(s).astype(np.float32)

@@ -8,10 +8,11 @@ weighted by ``config.regularizers.divergence`` (alpha).  Priors:
 ``ocg_jax.objectives.priors``.
 
 Two networks, as in the paper's code:
-  * ``data="image"`` (dSprites, 64x64x1; Fashion-MNIST 32x32x1): four 4x4 stride-2
-    convs (32, 32, 64, 64) with ReLU, a linear layer (128), heads for the mean and
-    ``std = exp(raw / 2) + 1e-6``; the mirrored decoder (linear 128, linear, four 4x4
-    stride-2 transposed convs) gives Bernoulli logits.
+  * ``data="image"`` (dSprites, 64x64x1): four 4x4 stride-2 convs (32, 32, 64, 64) with
+    ReLU, a linear layer (128), heads for the mean and ``std = exp(raw / 2) + 1e-6``; the
+    decoder (linear 128, linear to 64x4x4, 4x4 stride-2 transposed convs to 64, 64, 32
+    and the image's channels, as the original's ``Dec``) gives Bernoulli logits: 547,189
+    parameters in all, the original's count.
   * ``data="point"`` (pinwheel, 2-D): an MLP 2-100-D encoder (``std = softplus +
     1e-6``) and a D-100-2 decoder giving a Gaussian mean and softplus std.
 
@@ -71,17 +72,17 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     image_size: int
     out_channels: int
-    channels: Sequence[int]  # the encoder's; mirrored
+    channels: Sequence[int]  # the transposed convs' outputs before the last (64, 64, 32)
     dense: int
+    top: int = 64  # channels of the map the linear layers make (the encoder's last)
 
     @nn.compact
     def __call__(self, z: Array) -> Array:
         """``[B, D] -> [B, S, S, C]`` Bernoulli logits."""
-        side = self.image_size // 2 ** len(self.channels)
-        top = self.channels[-1]
+        side = self.image_size // 2 ** (len(self.channels) + 1)
         h = nn.relu(nn.Dense(self.dense)(z))
-        h = nn.relu(nn.Dense(top * side * side)(h)).reshape(z.shape[0], side, side, top)
-        outs = [*list(self.channels)[::-1][1:], self.out_channels]
+        h = nn.relu(nn.Dense(self.top * side * side)(h)).reshape(z.shape[0], side, side, self.top)
+        outs = [*self.channels, self.out_channels]
         for i, c in enumerate(outs):
             h = UpConv4(c)(h)  # PyTorch's ConvTranspose2d(4, stride 2, padding 1)
             h = nn.relu(h) if i < len(outs) - 1 else h
@@ -98,6 +99,7 @@ class DDNet(nn.Module):
     point_dim: int = 2
     latent: int = 10
     enc_channels: Sequence[int] = (32, 32, 64, 64)
+    dec_channels: Sequence[int] = (64, 64, 32)  # the original's Dec: 64 -> 64 -> 64 -> 32 -> C
     dense: int = 128
     hidden: int = 100  # point MLPs
     prior: PriorSpec | dict = PriorSpec()
@@ -129,7 +131,7 @@ class DDNet(nn.Module):
         if self.data == "image":
             self.encoder = ConvEncoder(self.enc_channels, self.dense, self.latent)
             self.decoder = ConvDecoder(
-                self.image_size, self.channels, self.enc_channels, self.dense
+                self.image_size, self.channels, self.dec_channels, self.dense, self.enc_channels[-1]
             )
         else:
             self.enc_hidden = nn.Dense(self.hidden)

@@ -22,7 +22,7 @@ DEFAULTS = {
     "weight_decay": 0.0,
     "grad_clip_norm": 0.0,
 }
-NAMES = ("adam", "rmsprop", "sgd")
+NAMES = ("adam", "amsgrad", "rmsprop", "sgd")
 
 
 def _as_dict(block) -> dict:
@@ -45,6 +45,8 @@ def make_optimizer(block) -> optax.GradientTransformation:
     o = {**DEFAULTS, **given}
     if o["name"] == "adam":
         tx = optax.adam(o["learning_rate"], b1=o["b1"], b2=o["b2"], eps=o["eps"])
+    elif o["name"] == "amsgrad":  # PyTorch's Adam(amsgrad=True)
+        tx = optax.amsgrad(o["learning_rate"], b1=o["b1"], b2=o["b2"], eps=o["eps"])
     elif o["name"] == "rmsprop":
         # torch's RMSprop (the original MONet's): eps outside the square root
         tx = optax.rmsprop(o["learning_rate"], decay=o["decay"], eps=o["eps"], eps_in_sqrt=False)
