@@ -14,6 +14,12 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.jso
 _SPLIT = flags.DEFINE_string("split", "test", "dataset split to evaluate on")
 _NUM = flags.DEFINE_integer("num_images", 320, "images for the ELBO and segmentation scores")
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
+_BEST = flags.DEFINE_bool(
+    "best",
+    False,
+    "evaluate the checkpoint of the best validation score (config.keep_best) instead of the "
+    "last; writes eval_best.json",
+)
 _BATCH = flags.DEFINE_integer("batch_size", 32, "evaluation batch size")
 _FD_IMAGES = flags.DEFINE_integer(
     "fd_images", 1000, "test images for the Fréchet distance (paper: 10000; 0 skips)"
@@ -61,7 +67,7 @@ def main(argv):
     from ocg_jax.analysis.evaluation import evaluate_run, format_table
     from ocg_jax.analysis.runs import load_run
 
-    run = load_run(_WORKDIR.value, _STEP.value)
+    run = load_run(_WORKDIR.value, _STEP.value, best=_BEST.value)
     result = evaluate_run(
         run,
         split=_SPLIT.value,
@@ -78,7 +84,7 @@ def main(argv):
         disentanglement_images=_DIS_IMAGES.value,
         evaluators=",".join(_EVALUATORS.value or []),
     )
-    out = _OUT.value or str(run.workdir / "eval.json")
+    out = _OUT.value or str(run.workdir / ("eval_best.json" if _BEST.value else "eval.json"))
     with open(out, "w") as f:
         json.dump(result, f, indent=2)
     print(format_table(result))

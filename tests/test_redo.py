@@ -181,6 +181,12 @@ def test_forced_collapse_restarts_then_trains_on(forced_collapse_run):
     }  # fmt: skip
     row = flat_metrics(result)  # what experiments.seeds tabulates per seed
     assert row["restarts"] == 1.0 and row["collapsed"] == 1.0
+    # keep_best ("iou", the original's best.pth): the final attempt's best validation step
+    from ocg_jax.analysis.runs import load_run
+
+    val = [r for r in rows if "val_iou" in r]
+    assert load_run(workdir, best=True).step == max(val, key=lambda r: r["val_iou"])["step"]
+    assert (workdir.parent / "run" / "checkpoints.best.replaced").is_dir()  # the first attempt's
 
 
 def test_a_restart_starts_from_scratch_or_from_the_checkpoint_before_the_drift(

@@ -43,6 +43,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.checkpoint_every = 5_000
     c.max_to_keep = 3
     c.evaluators = ""  # comma-separated; "": the family's (ocg_jax/analysis/evaluators.py)
+    c.keep_best = ""  # a validation score (e.g. "iou"): its best checkpoint also kept
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "multi_dsprites"

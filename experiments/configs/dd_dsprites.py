@@ -25,7 +25,18 @@ from experiments.configs.common import base_config, quick_schedule, with_variant
 PCA_LOG_VARIANCES = (-0.712, -0.588, -0.562, -0.421, -0.4, -0.369, -0.349, -0.104, -0.097, 0.0)
 #: the top 10 log singular values of the centred images, largest first
 #: (pca_log_variances on 10,000 images of dsprites/small): the ``anisotropic_top10`` profile
-TOP10_LOG_SINGULAR_VALUES = (0.0, -0.006, -0.09, -0.097, -0.122, -0.21, -0.214, -0.304, -0.323, -0.334)
+TOP10_LOG_SINGULAR_VALUES = (
+    0.0,
+    -0.006,
+    -0.09,
+    -0.097,
+    -0.122,
+    -0.21,
+    -0.214,
+    -0.304,
+    -0.323,
+    -0.334,
+)
 
 
 def dd_config(dataset: str, data_config: str) -> ml_collections.ConfigDict:

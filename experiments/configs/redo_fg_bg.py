@@ -37,6 +37,7 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
         {"mask": {"learning_rate": 1e-5, "weight_decay": 1e-4}}
     )
     c.collapse = ml_collections.ConfigDict(collapse.DEFAULTS)  # every key, to override
+    c.keep_best = "iou"  # as the original's best.pth: the checkpoint of best validation IoU
     c.model = ml_collections.ConfigDict(
         {
             "name": "redo",

@@ -30,10 +30,11 @@ class Run:
         return self.config.data.data_dir or None
 
 
-def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
+def load_run(workdir: str | Path, checkpoint_step: int | None = None, best: bool = False) -> Run:
     """The run in ``workdir`` at ``checkpoint_step`` (default: the latest readable
     checkpoint; the newer ones that are not are named in ``Run.skipped``).  Reads only:
-    nothing in ``workdir`` changes."""
+    nothing in ``workdir`` changes.  ``best``: the checkpoint of the best validation score
+    (``config.keep_best``) instead."""
     from ocg_jax.train.loop import run_meta  # the loop owns what a checkpoint's meta holds
 
     workdir = Path(workdir)
@@ -42,7 +43,13 @@ def load_run(workdir: str | Path, checkpoint_step: int | None = None) -> Run:
     config = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
     model = get_model(config.model)
     recipe = build(model, config)
-    ckpt = Checkpointer(workdir / "checkpoints", save_every=1, read_only=True)
+    folder = "checkpoints.best" if best else "checkpoints"
+    if best and not (workdir / folder).is_dir():
+        raise FileNotFoundError(
+            f"{workdir} has no {folder}/: train with --config.keep_best=SCORE (ReDO: iou) to keep "
+            "the checkpoint of the best validation score"
+        )
+    ckpt = Checkpointer(workdir / folder, save_every=1, read_only=True)
     try:
         steps = ckpt.all_steps()
         if not steps:

@@ -55,8 +55,8 @@ class ResumeConfigError(ValueError):
 #: config entries a resumed run may change (the rest would not continue the same run)
 RESUMABLE = (
     "num_steps", "log_every", "eval_every", "eval_images", "checkpoint_every", "max_to_keep",
-    "evaluators", "data.data_dir", "data.prepare", "data.manual_dir", "data.num_threads",
-    "data.device_prefetch",
+    "evaluators", "keep_best", "data.data_dir", "data.prepare", "data.manual_dir",
+    "data.num_threads", "data.device_prefetch",
 )  # fmt: skip
 
 
@@ -213,8 +213,11 @@ class _Training:
             self.workdir / "checkpoints", save_every=c.checkpoint_every, max_to_keep=c.max_to_keep
         )
         self.meta = run_meta(c)
+        self.best = BestCheckpoint.open(self.workdir, c.get("keep_best"), self.meta)
         try:
             if self.ckpt.latest_step() is None:
+                if self.best is not None:
+                    self.best.reset()  # a fresh start (or a restart): no best yet
                 return create_train_state(self.recipe, jax.random.PRNGKey(self.seed), self.mesh)
             target = abstract_train_state(self.recipe, self.mesh)
             state, loader_state = self.ckpt.restore(target, self.meta)
@@ -226,6 +229,8 @@ class _Training:
             return state
         except BaseException:
             self.ckpt.close()
+            if self.best is not None:
+                self.best.close()
             raise
 
     def run(self) -> TrainState:
@@ -256,6 +261,8 @@ class _Training:
         finally:
             self.ckpt.wait()
             self.ckpt.close()
+            if self.best is not None:
+                self.best.close()
             self.logger.close()
         _say(self.progress, f"trained to step {int(state.step)}; the run is in {self.workdir}: "
              "metrics.jsonl, images/, tensorboard/ and checkpoints/ (evaluate it with "
@@ -283,6 +290,8 @@ class _Training:
                 )
                 for m in self.monitors:
                     m.evaluated(step, val)
+                if self.best is not None:
+                    self.best.offer(step, state, val)
             if self.ckpt.should_save(step) or last or self.stop:
                 self._flush()
                 self.ckpt.save(step, state, self.loader.get_state(), self.meta, force=True)
@@ -317,6 +326,41 @@ class _Training:
             else "no checkpoint was written yet"
         )
         raise NonFiniteLossError(f"{what} at step {step} ({shown}); stopping: {where}")
+
+
+class BestCheckpoint:
+    """``config.keep_best``: the checkpoint of the best validation score (``val_<name>``,
+    higher is better) so far, kept in ``checkpoints.best/`` beside the run's own, as ReDO's
+    original keeps ``best.pth``; its meta records the score (``load_run(best=True)``)."""
+
+    def __init__(self, directory: Path, name: str, meta: dict):
+        self.name, self.meta = name, meta
+        self.ckpt = Checkpointer(directory, save_every=1, max_to_keep=1)
+        latest = self.ckpt.latest_step()
+        self.value = -math.inf if latest is None else self.ckpt.read_meta(latest)["best"]["value"]
+
+    @classmethod
+    def open(cls, workdir: Path, name: str | None, meta: dict) -> "BestCheckpoint | None":
+        return cls(workdir / "checkpoints.best", name, meta) if name else None
+
+    def reset(self) -> None:
+        """A run started afresh: an earlier attempt's best moves to
+        ``checkpoints.best.replaced/`` (kept, not deleted)."""
+        self.ckpt.move_after(None, "replaced")
+        self.value = -math.inf
+
+    def offer(self, step: int, state: TrainState, val: dict) -> None:
+        key = f"val_{self.name}"
+        if key not in val:
+            raise ValueError(f"config.keep_best={self.name!r}: no {key} among {sorted(val)}")
+        if val[key] > self.value:
+            self.value = val[key]
+            best = {"name": key, "value": val[key], "step": step}
+            self.ckpt.save(step, state, {}, {**self.meta, "best": best}, force=True)
+
+    def close(self) -> None:
+        self.ckpt.wait()
+        self.ckpt.close()
 
 
 def _global_batch(arrays: dict, sharding) -> dict:
