@@ -57,6 +57,10 @@ _EVALUATORS = flags.DEFINE_list(
     "evaluators to run, comma-separated (default: the config's evaluators, else the family's; "
     "see ocg_jax/analysis/evaluators.py)",
 )
+_IW_SAMPLES = flags.DEFINE_integer(
+    "iw_samples", 100, "importance samples a log p(x) estimate (the original: 1000)"
+)
+_IW_IMAGES = flags.DEFINE_integer("iw_images", 500, "images whose log p(x) is estimated")
 _OUT = flags.DEFINE_string("out", None, "where to write the JSON (default: WORKDIR/eval.json)")
 flags.mark_flags_as_required(["workdir"])
 
@@ -82,6 +86,8 @@ def main(argv):
         probe_test_images=_PROBE_TEST.value,
         probe_features=_PROBE_FEATURES.value,
         disentanglement_images=_DIS_IMAGES.value,
+        iw_samples=_IW_SAMPLES.value,
+        iw_images=_IW_IMAGES.value,
         evaluators=",".join(_EVALUATORS.value or []),
     )
     out = _OUT.value or str(run.workdir / ("eval_best.json" if _BEST.value else "eval.json"))

@@ -196,14 +196,61 @@ def test_fashion_mnist_from_the_users_idx_files(tmp_path):
     )
     train, val = load_examples(source("train"), 22), load_examples(source("validation"), 2)
     assert train["image"].shape == (22, 32, 32, 1)
+    from ocg_jax.data.builders.fashion_mnist_files.fashion_mnist_files_dataset_builder import (
+        resize32,
+    )
+
     rows = lambda x, y: sorted((a.tobytes(), int(b)) for a, b in zip(x, y, strict=True))
     x, y = data["train"]  # the last twelfth (2) is validation; tfds stores its own order
-    assert rows(train["image"][:, 2:30, 2:30, 0], train["label"]) == rows(x[:22], y[:22])
-    assert rows(val["image"][:, 2:30, 2:30, 0], val["label"]) == rows(x[22:], y[22:])
-    assert train["image"][:, :2].max() == 0  # padded by 2 px
+    big = lambda images: np.stack([resize32(i) for i in images])  # bilinear, as the original
+    assert rows(train["image"][..., 0], train["label"]) == rows(big(x[:22]), y[:22])
+    assert rows(val["image"][..., 0], val["label"]) == rows(big(x[22:]), y[22:])
     (manual / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
         read_fashion_mnist(manual)
+
+
+def test_the_sparsity_config_trains_and_reports_hoyer_and_log_likelihood(tmp_path):
+    """The sparsity experiment as the original's ``sparsity.sh``, from IDX files the test
+    writes: DCGAN networks with batch norm, Laplace likelihood, sparse prior, MMD."""
+    from experiments.configs import dd_fashion_mnist
+    from ocg_jax.analysis.evaluation import evaluate_run
+    from ocg_jax.analysis.runs import load_run
+    from ocg_jax.train.loop import train_and_evaluate
+
+    rng = np.random.default_rng(0)
+    manual = tmp_path / "fashion"
+    manual.mkdir()
+    for prefix, n in (("train", 48), ("t10k", 16)):
+        _write_idx(manual / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), 0)
+        _write_idx(manual / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n), False)
+    c = dd_fashion_mnist.get_config("quick")
+    c.data.update(data_dir=str(tmp_path / "tfds"), manual_dir=str(manual))
+    c.num_steps, c.eval_every, c.checkpoint_every, c.eval_images, c.batch_size = 2, 2, 2, 4, 8
+    c.model.nf = 8
+    train_and_evaluate(c, tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    assert run.model.net.arch == "dcgan" and "batch_stats" in run.variables
+    result = evaluate_run(run, num_images=16, fd_images=0, probe_train_images=0,
+                          iw_samples=4, iw_images=8, progress=False)  # fmt: skip
+    assert 0.0 <= result["disentanglement"]["hoyer"] <= 1.0
+    assert result["log_likelihood"]["importance_samples"] == 4
+    assert np.isfinite(result["log_likelihood"]["log_likelihood"])
+
+
+def test_the_importance_weighted_estimate_bounds_the_elbo():
+    """log p(x) >= E[log p(x|z) + log p(z) - log q(z|x)] (the ELBO), and the bound tightens
+    with more samples: the k-sample estimate's mean rises with k."""
+    model = get_model({"name": "dd_vae", "data": "image", "image_size": 32, "latent": 4})
+    x = (np.random.default_rng(0).uniform(size=(8, 32, 32, 1)) > 0.7).astype(np.float32)
+    v = model.init(jax.random.PRNGKey(0), jnp.asarray(x))
+    apply = jax.jit(lambda v, x, rng: model.apply(v, x, rng, train=False)[0].losses)
+    elbos = [-sum(apply(v, x, jax.random.PRNGKey(s)).values()) for s in range(20)]
+    iw_fn = jax.jit(model.importance_log_likelihood, static_argnums=3)
+    iw = lambda k: np.mean(iw_fn(v, x, jax.random.PRNGKey(1), k))
+    one, many = iw(1), iw(32)
+    assert abs(one - np.mean(elbos)) < 0.02 * abs(np.mean(elbos))  # k = 1: the ELBO itself
+    assert many > np.mean(elbos)
 
 
 # -- the model on the elbo recipe --------------------------------------------------------

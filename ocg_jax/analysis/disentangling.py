@@ -50,6 +50,39 @@ def encode_split(run: Run, source, num: int, batch_size: int = 256, progress: bo
     return np.concatenate(codes), examples
 
 
+@functools.cache
+def _log_likelihood_fn(model, k: int):
+    return jax.jit(lambda v, x, rng: model.importance_log_likelihood(v, x, rng, k))
+
+
+def log_likelihood_evaluation(
+    run: Run, split: str = "test", num_images: int = 500, k: int = 100, seed: int = 0,
+    batch_size: int = 100, progress: bool = False,
+) -> dict:  # fmt: skip
+    """``{"log_likelihood", "log_likelihood_std", "importance_samples", "num_images"}``: the
+    mean importance-weighted estimate of log p(x) (nats per example) over the first
+    ``num_images`` of ``split``, ``k`` samples each (the original: ``analyse --logp``,
+    1,000 samples over the test set)."""
+    data = run.config.data
+    source = load_source(data.name, data.config, split, run.data_dir, prepare=False)
+    n, spec = min(num_images, len(source)), run.model.input_spec
+    fn, out = _log_likelihood_fn(run.model, k), []
+    for i, start in enumerate(tqdm(range(0, n, batch_size), desc="log p(x)", disable=not progress,
+                                   leave=False)):  # fmt: skip
+        x = spec.preprocess(load_examples(source, min(batch_size, n - start), [spec.field],
+                                          start)[spec.field])  # fmt: skip
+        out.append(
+            np.asarray(fn(run.variables, x, jax.random.fold_in(jax.random.PRNGKey(seed), i)))
+        )
+    values = np.concatenate(out)
+    return {
+        "log_likelihood": float(values.mean()),
+        "log_likelihood_std": float(values.std()),
+        "importance_samples": k,
+        "num_images": n,
+    }
+
+
 def disentanglement_evaluation(
     run: Run,
     split: str = "test",

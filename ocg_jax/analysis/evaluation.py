@@ -26,6 +26,8 @@ def evaluate_run(
     probe_test_images: int = 500,
     probe_features: str = "sample",
     disentanglement_images: int = 10_000,
+    iw_samples: int = 100,
+    iw_images: int = 500,
     evaluators: str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -37,7 +39,8 @@ def evaluate_run(
     ``probe_train_images`` = 0 the probes.  The paper uses 320 images for segmentation and
     10,000 / 10,000 for FID.  Sizes larger than their split are cut to it, with a note
     (printed with ``progress``, and in the result's ``notes``).  ``probe_features``:
-    ``"sample"`` (the original's) or ``"mean"``.
+    ``"sample"`` (the original's) or ``"mean"``.  ``iw_samples`` importance samples give
+    log p(x) of ``iw_images`` images (families that report it).
     """
     if extractor not in EXTRACTORS:
         raise ValueError(f"unknown feature extractor {extractor!r}; known: {EXTRACTORS}")
@@ -56,6 +59,7 @@ def evaluate_run(
         inception_weights=inception_weights, feature_net_steps=feature_net_steps,
         probe_train_images=probe_train_images, probe_test_images=probe_test_images,
         probe_features=probe_features, disentanglement_images=disentanglement_images,
+        iw_samples=iw_samples, iw_images=iw_images,
     )  # fmt: skip
     ev = Evaluation(run, split, source, train, 0, batch_size, seed, progress, options,
                     make_eval_batch(run, probe_features))  # fmt: skip
@@ -162,6 +166,11 @@ def format_table(result: dict) -> str:
     if "collapse" in result:
         lines += _collapse_lines(result["collapse"])
     lines += _disentanglement_lines(result.get("disentanglement", {}))
+    if "log_likelihood" in result:
+        ll = result["log_likelihood"]
+        lines.append(f"{'log p(x), importance':<28}{ll['log_likelihood']:>12.3f}"
+                     f"{ll['log_likelihood_std']:>12.3f}  ({ll['importance_samples']} samples, "
+                     f"{ll['num_images']} images)")  # fmt: skip
     if "probes" in result:
         lines += _probe_lines(result["probes"])
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from ocg_jax.analysis.counting import count_evaluation
-from ocg_jax.analysis.disentangling import disentanglement_evaluation
+from ocg_jax.analysis.disentangling import disentanglement_evaluation, log_likelihood_evaluation
 from ocg_jax.analysis.feature_net import scene_features
 from ocg_jax.analysis.foreground import colour_rule_evaluation, foreground_evaluation
 from ocg_jax.analysis.inception import InceptionFeatures
@@ -177,6 +177,12 @@ def disentanglement(ev: Evaluation) -> dict:
                                       seed=ev.seed, progress=ev.progress)  # fmt: skip
 
 
+def log_likelihood(ev: Evaluation) -> dict:
+    o = ev.options
+    return log_likelihood_evaluation(ev.run, ev.split, o["iw_images"], o["iw_samples"],
+                                     ev.seed, progress=ev.progress)  # fmt: skip
+
+
 EVALUATORS = {
     "scores": scores,
     "frechet": frechet,
@@ -186,6 +192,7 @@ EVALUATORS = {
     "colour_rules": colour_rules,
     "collapse": collapse_record,
     "disentanglement": disentanglement,
+    "log_likelihood": log_likelihood,
 }
 
 

@@ -30,6 +30,7 @@ from flax import struct
 from numpyro import distributions as dist
 
 from ocg_jax.models.base import Array, InputSpec, LinenFamily, PointSpec, Variables, sample_fn
+from ocg_jax.nn.dcgan import DCGANDecoder, DCGANEncoder
 from ocg_jax.nn.layers import StridedConv, UpConv4
 from ocg_jax.objectives.divergences import DIVERGENCES, aggregate_divergence
 from ocg_jax.objectives.kl import gaussian_kl, gaussian_log_prob
@@ -43,6 +44,13 @@ from ocg_jax.viz import latents as latent_pictures
 
 EPS = 1e-6  # the original's Constants.eta on posterior scales
 DATA = ("image", "point")
+ARCHS = ("conv", "dcgan")
+LIKELIHOODS = ("bernoulli", "laplace")
+
+
+def clamp(x: Array) -> Array:
+    """Pixels in ``[eta, 1 - eta]``, as the original clamps its Fashion-MNIST."""
+    return jnp.clip(x, EPS, 1.0 - EPS)
 
 
 @struct.dataclass
@@ -105,6 +113,11 @@ class DDNet(nn.Module):
     prior: PriorSpec | dict = PriorSpec()
     divergence: str = "kl"
     compute_dtype: str = "float32"
+    arch: str = "conv"  # images: "conv" (dSprites) or "dcgan" (Fashion-MNIST, batch norm)
+    nf: int = 32  # dcgan widths (the original's fBase)
+    likelihood: str = "bernoulli"  # images: or "laplace" (scale laplace_scale, as the original)
+    laplace_scale: float = 0.1
+    num_samples: int = 1  # K posterior samples per image in the ELBO (the original's --K)
 
     @property
     def prior_spec(self) -> PriorSpec:
@@ -114,6 +127,13 @@ class DDNet(nn.Module):
         """Clear errors for settings the network cannot take."""
         if self.data not in DATA:
             raise ValueError(f"data must be one of {DATA}, got {self.data!r}")
+        for name, known in (("arch", ARCHS), ("likelihood", LIKELIHOODS)):
+            if getattr(self, name) not in known:
+                raise ValueError(f"{name} must be one of {known}, got {getattr(self, name)!r}")
+        if self.num_samples < 1:
+            raise ValueError(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.arch == "dcgan" and self.image_size != 32:
+            raise ValueError(f"the dcgan networks take 32x32 images, got {self.image_size}")
         if self.divergence not in DIVERGENCES:
             raise ValueError(f"divergence must be one of {DIVERGENCES}, got {self.divergence!r}")
         if self.data == "image" and self.image_size % 2 ** len(self.enc_channels):
@@ -128,7 +148,10 @@ class DDNet(nn.Module):
         self.prior_log_variances = self.param(
             "prior_log_variances", lambda *_: jnp.asarray(init), (self.latent,)
         )
-        if self.data == "image":
+        if self.data == "image" and self.arch == "dcgan":
+            self.encoder = DCGANEncoder(self.latent, self.nf)
+            self.decoder = DCGANDecoder(self.channels, self.nf)
+        elif self.data == "image":
             self.encoder = ConvEncoder(self.enc_channels, self.dense, self.latent)
             self.decoder = ConvDecoder(
                 self.image_size, self.channels, self.dec_channels, self.dense, self.enc_channels[-1]
@@ -144,30 +167,46 @@ class DDNet(nn.Module):
         lv = self.prior_log_variances
         return lv if self.prior_spec.learn else jax.lax.stop_gradient(lv)
 
-    def encode(self, x: Array) -> tuple[Array, Array]:
+    def encode(self, x: Array, train: bool = False) -> tuple[Array, Array]:
+        if self.data == "image" and self.arch == "dcgan":
+            return self.encoder(clamp(x), train)
         if self.data == "image":
             return self.encoder(x)
         h = nn.relu(self.enc_hidden(x))
         return self.enc_mean(h), nn.softplus(self.enc_std(h)) + EPS
 
-    def decode(self, z: Array) -> tuple[Array, Array | None]:
-        """Bernoulli logits (images) or a Gaussian's mean and std (points)."""
+    def decode(self, z: Array, train: bool = False) -> tuple[Array, Array | None]:
+        """Bernoulli logits or a Laplace location (images), a Gaussian's mean and std (points)."""
+        if self.data == "image" and self.arch == "dcgan":
+            return self.decoder(z, train), None
         if self.data == "image":
             return self.decoder(z), None
         h = nn.relu(self.dec_hidden(z))
         return self.dec_mean(h), nn.softplus(self.dec_std(h)) + EPS
 
+    def log_likelihood_terms(self, x: Array, out: Array, out_std) -> tuple[Array, Array]:
+        """``(log p(x | z) [B], reconstruction [B, ...])`` of decoder outputs ``out``."""
+        if self.data == "point":
+            return gaussian_log_prob(x, out, out_std).sum(-1), out
+        if self.likelihood == "laplace":  # the original's Fashion-MNIST: scale 0.1, x clamped
+            b = self.laplace_scale
+            log_p = -jnp.abs(clamp(x) - out) / b - jnp.log(2 * b)
+            return log_p.sum(axis=(1, 2, 3)), jnp.clip(out, 0.0, 1.0)
+        log_p = x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out)
+        return log_p.sum(axis=(1, 2, 3)), jax.nn.sigmoid(out)
+
     def __call__(self, x: Array, *, train: bool) -> DDOutputs:
-        del train  # no batch statistics
-        mean, std = self.encode(x)
-        z = mean + std * jax.random.normal(self.make_rng("sample"), mean.shape)
-        out, out_std = self.decode(z)
+        mean, std = self.encode(x, train)
+        k, b = self.num_samples, x.shape[0]
+        eps = jax.random.normal(self.make_rng("sample"), (k, *mean.shape))
+        zs = mean[None] + std[None] * eps  # [K, B, D]
+        out, out_std = self.decode(zs.reshape(k * b, -1), train)
+        log_px, recon = self.log_likelihood_terms(
+            jnp.tile(x, (k,) + (1,) * (x.ndim - 1)), out, out_std
+        )
+        nll = -log_px.reshape(k, b).mean(0)  # the K-sample estimate (--K, the decomp objective)
+        recon, z = recon[:b], zs[0]
         log_var = self.log_variances()
-        if self.data == "image":
-            nll = -(x * jax.nn.log_sigmoid(out) + (1 - x) * jax.nn.log_sigmoid(-out))
-            nll, recon = nll.sum(axis=(1, 2, 3)), jax.nn.sigmoid(out)
-        else:
-            nll, recon = -gaussian_log_prob(x, out, out_std).sum(-1), out
         if has_closed_form_kl(self.prior_spec):
             scale = (
                 anisotropic_scales(log_var, self.prior_spec.variance)
@@ -175,10 +214,28 @@ class DDNet(nn.Module):
                 else jnp.sqrt(self.prior_spec.variance)
             )
             kl = gaussian_kl(mean, std, 0.0, scale).sum(-1)
-        else:  # one-sample Monte Carlo, at the reparameterised z
+        else:  # Monte Carlo over the K reparameterised samples
             prior = prior_distribution(self.prior_spec, self.latent, log_var)
-            kl = gaussian_log_prob(z, mean, std).sum(-1) - prior.log_prob(z)
+            log_q = gaussian_log_prob(zs, mean[None], std[None]).sum(-1)  # [K, B]
+            kl = (log_q - prior.log_prob(zs)).mean(0)
         return DDOutputs(recon, z, mean, std, log_var, {"nll": nll, "kl": kl})
+
+    def importance_log_likelihood(self, x: Array, k: int) -> Array:
+        """``[B]``: log p(x) estimated with ``k`` importance samples from q(z|x) (the
+        original's ``analyse --logp``: ``logsumexp_k(log p(x|z_k) + log p(z_k) - log
+        q(z_k|x)) - log k``), in evaluation mode."""
+        mean, std = self.encode(x)
+        prior = prior_distribution(self.prior_spec, self.latent, self.log_variances())
+
+        def weights(key):  # [B] one sample's log weight
+            z = mean + std * jax.random.normal(key, mean.shape)
+            out, out_std = self.decode(z)
+            log_px, _ = self.log_likelihood_terms(x, out, out_std)
+            return log_px + prior.log_prob(z) - gaussian_log_prob(z, mean, std).sum(-1)
+
+        keys = jax.random.split(self.make_rng("sample"), k)
+        log_w = jax.lax.map(weights, keys)  # [k, B], one sample at a time: bounded memory
+        return jax.nn.logsumexp(log_w, axis=0) - jnp.log(k)
 
     def sample(self, num: int) -> DDOutputs:
         """``num`` decoder means of ``z ~ p(z)``."""
@@ -190,7 +247,10 @@ class DDNet(nn.Module):
     def sample_at(self, z: Array) -> DDOutputs:
         """Decoder means at given latents ``z [N, D]``."""
         out, _ = self.decode(z)
-        recon = jax.nn.sigmoid(out) if self.data == "image" else out
+        if self.data == "image":
+            recon = jnp.clip(out, 0.0, 1.0) if self.likelihood == "laplace" else jax.nn.sigmoid(out)
+        else:
+            recon = out
         zeros = jnp.zeros_like(z)
         return DDOutputs(recon, z, z, zeros, self.log_variances(), {})
 
@@ -202,7 +262,9 @@ class DDVAE(LinenFamily):
     net: DDNet
     name: str = "dd_vae"
     kl_terms: tuple[str, ...] = ("kl",)
-    evaluators: ClassVar[tuple[str, ...]] = ("scores", "disentanglement", "frechet", "probes")
+    evaluators: ClassVar[tuple[str, ...]] = (
+        "scores", "disentanglement", "log_likelihood", "frechet", "probes",
+    )  # fmt: skip
 
     def __post_init__(self):
         self.net.check()  # when the family is made, before any run directory is touched
@@ -232,6 +294,13 @@ class DDVAE(LinenFamily):
     def features(self, outputs: DDOutputs, *, sample: bool = True) -> Array:
         """``[B, D]``: the posterior sample (or mean, ``sample=False``)."""
         return outputs.z if sample else outputs.z_mean
+
+    def importance_log_likelihood(self, variables: Variables, inputs, rng, k: int) -> Array:
+        """``[B]``: log p(x) by ``k`` importance samples (``DDNet.importance_log_likelihood``)."""
+        with self._dtype():
+            return self.net.apply(
+                variables, inputs, k, rngs={"sample": rng}, method=DDNet.importance_log_likelihood
+            )
 
     def decode_at(self, variables: Variables, z: Array) -> Array:
         """Decoder means at latents ``z [N, D]``."""

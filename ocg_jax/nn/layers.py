@@ -171,14 +171,18 @@ class UpConv4(nn.Module):
     """``conv_transpose_4x4_stride2`` with a bias: the DCGAN-style decoders' upsampling."""
 
     features: int
+    use_bias: bool = True
+    kernel_init: object = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         shape = (4, 4, x.shape[-1], self.features)
-        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape, jnp.float32)
-        bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+        kernel = self.param("kernel", self.kernel_init, shape, jnp.float32)
         dt = compute_dtype()
         y = conv_transpose_4x4_stride2(x.astype(dt), kernel.astype(dt))
+        if not self.use_bias:
+            return y
+        bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
         return y + channels(bias.astype(dt), y.ndim)
 
 

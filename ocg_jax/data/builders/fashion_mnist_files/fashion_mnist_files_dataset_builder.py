@@ -1,15 +1,18 @@
-"""fashion_mnist_files: Fashion-MNIST from the user's IDX files, padded to 32x32.
+"""fashion_mnist_files: Fashion-MNIST from the user's IDX files, resized to 32x32.
 
 Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
 ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (optionally ``.gz``)
-from the manual dir; nothing is downloaded.  ``validation`` is the last 5,000
-(or a twelfth, for smaller files) of the training file; ``train`` the rest.
+from the manual dir; nothing is downloaded.  Images are resized bilinearly from 28 to 32
+px, as Disentangling Disentanglement's ``transforms.Resize(size=(32, 32))`` (the model
+clamps them to [1e-6, 1 - 1e-6] as its code does).  ``validation`` is the last 5,000 (or
+a twelfth, for smaller files) of the training file; ``train`` the rest.
 """
 
 from pathlib import Path
 
 import numpy as np
 import tensorflow_datasets as tfds
+from PIL import Image
 
 from ocg_jax.data.builders import manual_dir
 from ocg_jax.data.digits import IDX_FILES, find_file, read_idx
@@ -35,10 +38,13 @@ def read_fashion_mnist(manual_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
-    """Fashion-MNIST images (32x32, zero-padded) and their class."""
+    """Fashion-MNIST images (32x32, resized) and their class."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Read from the user's IDX files."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Read from the user's IDX files, padded to 32x32.",
+        "1.1.0": "Resized (bilinear) to 32x32, as Disentangling Disentanglement's code.",
+    }
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Put the four Fashion-MNIST IDX files (train-images-idx3-ubyte, "
         "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; "
@@ -53,7 +59,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     "label": tfds.features.Tensor(shape=(), dtype=np.int32),
                 }
             ),
-            description="Fashion-MNIST (Xiao et al., 2017), padded by 2 px to 32x32.",
+            description="Fashion-MNIST (Xiao et al., 2017), resized (bilinear) to 32x32.",
         )
 
     def _split_generators(self, dl_manager):
@@ -69,4 +75,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, images, labels):
         for i, (x, y) in enumerate(zip(images, labels, strict=True)):
-            yield i, {"image": np.pad(x, 2)[..., None], "label": np.int32(y)}
+            yield i, {"image": resize32(x)[..., None], "label": np.int32(y)}
+
+
+def resize32(image: np.ndarray) -> np.ndarray:
+    """uint8 ``[28, 28] -> [32, 32]``, bilinear (PIL's, as torchvision's ``Resize``)."""
+    return np.asarray(Image.fromarray(image).resize((32, 32), Image.BILINEAR))
