@@ -104,8 +104,8 @@ def test_separable_sampling_equals_map_coordinates():
 
     k = jax.random.split(jax.random.PRNGKey(3), 3)
     window, image = jax.random.uniform(k[0], (8, 20, 20)), jax.random.uniform(k[1], (8, 50, 50))
-    where = jnp.array([3.0, 0.0, 0.0]) + jax.random.normal(k[2], (8, 3)) * jnp.array(
-        [1.0, 1.5, 1.5]
+    where = jnp.array([[3.0, 0.0, 0.0]]) + jax.random.normal(k[2], (8, 3)) * jnp.array(
+        [[1.0, 1.5, 1.5]]
     )
     centres = lambda n: (2 * np.arange(n) + 1) / n - 1
 

@@ -40,7 +40,7 @@ def test_mixture_nll_matches_scipy():
 
 def test_kl_estimators():
     mean, std = jnp.array([0.3, -1.0]), jnp.array([0.5, 2.0])
-    z = mean + std * jax.random.normal(jax.random.PRNGKey(0), (200_000, 2))
+    z = mean[None] + std[None] * jax.random.normal(jax.random.PRNGKey(0), (200_000, 2))
     mc = mc_kl(z, mean, std, jnp.zeros(2), jnp.ones(2)).mean(0)
     np.testing.assert_allclose(mc, analytic_kl_std_normal(mean, std), rtol=0.02)
 

@@ -118,7 +118,7 @@ class GaussianGan(Family):
 
     def generate(self, params, rng, num):
         eps = jax.random.normal(rng, (num, *self.shape))
-        return jax.nn.sigmoid(params["mu"] + jnp.exp(params["log_s"]) * eps)
+        return jax.nn.sigmoid(params["mu"][None] + jnp.exp(params["log_s"])[None] * eps)
 
     def phase_loss(self, phase, variables, images, rng):
         params = variables["params"]

@@ -62,6 +62,7 @@ class BroadcastDecoder(nn.Module):
             "VALID",
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )[0]
+        bias = layers.channels(bias, 4)
         x = self.activation(z_part[:, None, None, :] + layers.tile(c_part, n) + bias)
         for i in range(self.num_layers - 1):
             x = self.activation(

@@ -275,7 +275,7 @@ class _Training:
             batch = next(self.loader)
             if step == start + 1:
                 spec.check_stored(batch[spec.field])
-                self.model.check_data(jax.device_get(batch))
+                self.model.check_data(_local_rows(batch))
             state, metrics = self.train_step(state, batch)
             self.pending.append((step, metrics))
             last = step == c.num_steps
@@ -361,6 +361,12 @@ class BestCheckpoint:
     def close(self) -> None:
         self.ckpt.wait()
         self.ckpt.close()
+
+
+def _local_rows(batch: dict) -> dict:
+    """This process's rows of a global batch, as numpy (a host check of the data)."""
+    return {k: np.concatenate([np.asarray(s.data) for s in v.addressable_shards])
+            for k, v in batch.items()}  # fmt: skip
 
 
 def _global_batch(arrays: dict, sharding) -> dict:
