@@ -58,17 +58,23 @@ def _load_config(spec: str):
     module_spec = importlib.util.spec_from_file_location("_ocg_config", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return module.get_config(variant) if variant else module.get_config()
+    try:
+        return module.get_config(variant) if variant else module.get_config()
+    except ValueError as e:  # an unknown variant: the config names the known ones
+        raise UsageError(str(e)) from None
 
 
-def check_config_overrides(argv: list[str]) -> None:
-    """Raise ``UsageError`` for ``--config.KEY=...`` overrides whose key the config does not
-    have, naming the close matches (ml_collections would raise deep in flag parsing)."""
+def check_config(argv: list[str]) -> None:
+    """Raise ``UsageError`` for a ``--config=FILE[:variant]`` that does not load (a missing
+    file, an unknown variant) and for ``--config.KEY=...`` overrides whose key the config
+    does not have, naming the close matches (absl and ml_collections would raise deep in
+    flag parsing, with tracebacks)."""
     spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
-    keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
-    if spec is None or not keys:
+    if spec is None:
         return
-    known = _key_paths(_load_config(spec))
+    config = _load_config(spec)
+    keys = [a[len("--config.") :].split("=", 1)[0] for a in argv if a.startswith("--config.")]
+    known = _key_paths(config)
     for key in keys:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
@@ -101,11 +107,11 @@ def _raised_by_us(exc: BaseException) -> bool:
 def run(main, *, huge_pages: bool = True) -> None:
     """``absl.app.run(main)`` with the checks above; re-executes with huge pages first when
     ``huge_pages`` (launchers that run XLA; see ``ocg_jax/platform/hugepages.py``)."""
-    if huge_pages:
-        reexec_with_huge_pages()
     show = os.environ.get("OCG_JAX_TRACEBACK", "") not in ("", "0")
     try:
-        check_config_overrides(sys.argv)
+        check_config(sys.argv)  # before the re-exec: a mistake is said at once
+        if huge_pages:
+            reexec_with_huge_pages()
         app.run(main)
     except UsageError as e:
         _fail(e)

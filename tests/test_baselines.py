@@ -140,9 +140,10 @@ def test_every_experiment_config_builds():
         for variant in ("", *own) if own is not None else ("", "quick", "cpu"):
             cfg = module.get_config(variant)
             model = get_model(cfg.model)
-            builder_cfg = get_builder(cfg.data.name, cfg.data.config).builder_config
+            features = get_builder(cfg.data.name, cfg.data.config).info.features
             if model.input_spec.field == "image":
-                assert builder_cfg.image_size == model.input_spec.shape[0], (f.stem, variant)
+                size = features["image"].shape[:2]
+                assert size == model.input_spec.shape[:2], (f.stem, variant)
             else:  # points (pinwheel)
                 assert model.input_spec.shape == (2,), (f.stem, variant)
     genesis = importlib.import_module("experiments.configs.genesis_multi_dsprites")

@@ -12,7 +12,7 @@ from helpers import engine_config, params_close, run_steps, tiny_config, updates
 
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer, CheckpointMismatchError
-from ocg_jax.train.loop import NonFiniteLossError, train_and_evaluate
+from ocg_jax.train.loop import NonFiniteLossError, ResumeConfigError, train_and_evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,8 +67,15 @@ def test_checkpoint_of_another_model_is_refused(full_run, data_dir):
     workdir, _ = full_run
     cfg = tiny_config("genesis_s_multi_dsprites", data_dir=data_dir)
     cfg.num_steps = 6
-    with pytest.raises(CheckpointMismatchError, match="genesis"):
+    with pytest.raises(ResumeConfigError, match="model.name: stored 'genesis', now 'genesis_s'"):
         train_and_evaluate(cfg, workdir, progress=False)
+    before = (workdir / "config.json").read_text()
+    (workdir / "config.json").unlink()  # without the config the checkpoint itself refuses
+    try:
+        with pytest.raises(CheckpointMismatchError, match="genesis"):
+            train_and_evaluate(cfg, workdir, progress=False)
+    finally:
+        (workdir / "config.json").write_text(before)
 
 
 def test_checkpoint_of_another_version_names_the_arrays_that_differ(tmp_path):
@@ -86,7 +93,9 @@ def test_checkpoint_of_another_version_names_the_arrays_that_differ(tmp_path):
     ckpt.close()
 
 
-def test_nan_stops_the_run_before_it_is_logged_or_saved(tmp_path, data_dir):
+def test_nan_stops_the_run_before_it_is_logged_or_saved(tmp_path, data_dir, monkeypatch):
+    from ocg_jax.train import loop
+
     cfg = engine_config("dc_vae", data_dir)  # the check is the loop's; the cheapest family
     cfg.optim.learning_rate = float("nan")
     cfg.checkpoint_every = 100
@@ -103,6 +112,7 @@ def test_nan_stops_the_run_before_it_is_logged_or_saved(tmp_path, data_dir):
     train_and_evaluate(cfg, tmp_path / "later", progress=False)
     cfg.optim.learning_rate = float("nan")
     cfg.num_steps = 4
+    monkeypatch.setattr(loop, "check_resumable", lambda *a: None)  # the rate may not change
     with pytest.raises(NonFiniteLossError, match="last good checkpoint is step 2"):
         train_and_evaluate(cfg, tmp_path / "later", progress=False)
     assert not (tmp_path / "later" / "checkpoints" / "4").exists()

@@ -36,15 +36,15 @@ def test_broadcast_decoder_equals_the_tiled_form():
         x = jax.lax.conv_general_dilated(
             x, params["conv0_kernel"], (1, 1), "VALID", dimension_numbers=DN
         )
-        x = jax.nn.elu(x + params["conv0_bias"])
+        x = jax.nn.elu(x + params["conv0_bias"][None, None, None])
         for i in range(2):
             p = params[f"Conv_{i}"]
             x = jax.nn.elu(
                 jax.lax.conv_general_dilated(x, p["kernel"], (1, 1), "VALID", dimension_numbers=DN)
-                + p["bias"]
+                + p["bias"][None, None, None]
             )
         p = params["Conv_2"]
-        return jnp.einsum("nhwc,co->nhwo", x, p["kernel"][0, 0]) + p["bias"]
+        return jnp.einsum("nhwc,co->nhwo", x, p["kernel"][0, 0]) + p["bias"][None, None, None]
 
     params = variables["params"]
     out = jax.jit(dec.apply)(variables, z)
@@ -197,7 +197,7 @@ def test_batch_norm_gate_vjp_includes_the_statistics_cotangents():
     def plain(y, scale, bias):
         mean = jnp.mean(y, (0, 1))
         var = jnp.maximum(jnp.mean(y**2, (0, 1)) - mean**2, 0.0)
-        z = (y - mean[None]) * (jax.lax.rsqrt(var + 1e-5) * scale)[None] + bias[None]
+        z = (y - mean[None, None]) * (jax.lax.rsqrt(var + 1e-5) * scale)[None, None] + bias[None, None]
         return z[..., :2] * nn.sigmoid(z[..., 2:]), mean, var
 
     cts = (jax.random.normal(jax.random.PRNGKey(1), (7, 3, 2)), jnp.arange(4.0), -jnp.ones(4))

@@ -37,7 +37,8 @@ def _run(args, timeout=600):
 
 def test_profile_parts_times_each_part_of_both_models():
     for model, part in (("genesis", "mask_decoder"), ("monet", "unet_one_step")):
-        args = ["-m", "experiments.tools.profile_parts", f"--model={model}", "--batch_size=1"]
+        args = ["-m", "experiments.tools.profile_parts", f"--model={model}", "--batch_size=1",
+                "--image_size=16"]  # fmt: skip
         (line,) = _run([*args, "--num_slots=2"])
         assert line["model"] == model and line[f"{part}_fwd_bwd_s"] > 0
 

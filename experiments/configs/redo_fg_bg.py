@@ -17,7 +17,6 @@ authors' check: 3 regions).  docs/redo.md has what each gives and takes.
 import ml_collections
 
 from experiments.configs.common import base_config, quick_schedule, with_variants
-from ocg_jax.train import collapse
 
 
 def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
@@ -36,7 +35,19 @@ def redo_config(data_config: str = "full") -> ml_collections.ConfigDict:
     c.optim_groups = ml_collections.ConfigDict(
         {"mask": {"learning_rate": 1e-5, "weight_decay": 1e-4}}
     )
-    c.collapse = ml_collections.ConfigDict(collapse.DEFAULTS)  # every key, to override
+    c.collapse = ml_collections.ConfigDict(
+        {
+            "rule": "original",  # as the original's --autoRestart .1 (ocg_jax/train/collapse.py)
+            "threshold": 0.1,
+            "check_every": 500,
+            "restart_before": 7000,
+            "window": 1000,  # the streak rule's
+            "healthy": 0.15,
+            "restart": True,
+            "from_scratch": True,
+            "max_restarts": 10,
+        }
+    )
     c.keep_best = "iou"  # as the original's best.pth: the checkpoint of best validation IoU
     c.model = ml_collections.ConfigDict(
         {

@@ -14,7 +14,9 @@ import io
 import json
 import logging
 import os
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import grain
 import jax
@@ -48,14 +50,10 @@ def load_source(
                 "config.data.prepare=True to generate it, or point config.data.data_dir "
                 "at the directory that holds it"
             )
-        what = (
-            "converting your files"
-            if name == "multi_object"
-            else "generating it (nothing is downloaded)"
-        )
-        print(f"dataset {name}/{config} is not in {builder.data_dir} yet: {what}", flush=True)
-        config_ = tfds.download.DownloadConfig(manual_dir=manual_dir)
-        _quietly(builder.download_and_prepare, download_config=config_)
+        what = f"reading your files in {manual_dir}" if manual_dir else "generating it"
+        print(f"dataset {name}/{config} is not in {builder.data_dir} yet: {what} (nothing is "
+              "downloaded)", flush=True)  # fmt: skip
+        _prepare(builder, manual_dir)
     splits = list(builder.info.splits.keys())
     if split not in splits:
         raise ValueError(f"dataset {name}/{config} has no split {split!r}; it has {splits}")
@@ -111,6 +109,20 @@ class CheckedSource:
 
     def __getitems__(self, indices):
         return self._read(self._source.__getitems__, indices)
+
+
+def _prepare(builder, manual_dir) -> None:
+    """``download_and_prepare``; a failed one leaves behind no folder it made (tfds writes
+    the dataset to ``incomplete.*`` and renames it when done)."""
+    root = Path(builder.data_dir_root)
+    made = [p for p in (root, root / builder.name, root / "downloads") if not p.exists()]
+    try:
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+        _quietly(builder.download_and_prepare, download_config=config)
+    except BaseException:
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 def _quietly(fn, *args, **kwargs):

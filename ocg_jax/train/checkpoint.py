@@ -223,6 +223,7 @@ class Checkpointer:
 
     def _restore(self, target: TrainState, meta: dict, step: int):
         stored = self.read_meta(step)
+        stored.pop("best", None)  # a best checkpoint's score (loop.BestCheckpoint), not the model
         diff = differences(stored, meta)
         if diff:
             raise CheckpointMismatchError(

@@ -37,13 +37,13 @@ def get_builder(
 
 
 def manual_dir(dl_manager):
-    """The user's manual directory, or None when there is none (tfds asserts on it; the
-    builders then raise their own error naming the files they need)."""
+    """The user's manual directory (empty or not: the builders' readers then name the files
+    they miss in it), or None when none was given or it does not exist."""
     try:
-        path = dl_manager.manual_dir
-    except AssertionError:
-        return None
-    return path if path.exists() else None
+        return dl_manager.manual_dir
+    except AssertionError:  # tfds's when the directory is missing or empty
+        path = getattr(dl_manager, "_manual_dir", None)  # the path the user gave
+        return path if path is not None and path.exists() else None
 
 
 #: each split's id in the seeds of the procedural builders

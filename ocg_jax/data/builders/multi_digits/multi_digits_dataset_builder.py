@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 import tensorflow_datasets as tfds
 
-from ocg_jax.data.builders import example_rng
+from ocg_jax.data.builders import example_rng, manual_dir
 from ocg_jax.data.digits import MAX_DIGITS, draw_canvas, mnist_digits, sklearn_digits
 
 _SPLITS = ("train", "validation", "test", "test_3")
@@ -92,7 +92,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         cfg = self.builder_config
         if cfg.source == "mnist":
-            digits = mnist_digits(dl_manager.manual_dir if dl_manager.manual_dir.exists() else None)
+            digits = mnist_digits(manual_dir(dl_manager))
         else:
             digits = sklearn_digits()
         return {

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from ocg_jax.data.builders import manual_dir
 from ocg_jax.data.tfrecord import bytes_to_uint8, parse_example, read_records
 
 
@@ -97,10 +98,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         cfg = self.builder_config
-        try:
-            path = dl_manager.manual_dir / cfg.file
-        except AssertionError as e:  # tfds: the manual directory is missing or empty
-            raise FileNotFoundError(f"{cfg.file} is missing: {e}") from None
+        folder = manual_dir(dl_manager)
+        if folder is None:
+            raise FileNotFoundError(
+                f"multi_object converts your {cfg.file}: put it in a directory and set "
+                "config.data.manual_dir to it (or put it in ~/tensorflow_datasets/downloads/manual)"
+            )
+        path = folder / cfg.file
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing. {self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
         test_end = cfg.num_test
