@@ -197,7 +197,9 @@ def test_batch_norm_gate_vjp_includes_the_statistics_cotangents():
     def plain(y, scale, bias):
         mean = jnp.mean(y, (0, 1))
         var = jnp.maximum(jnp.mean(y**2, (0, 1)) - mean**2, 0.0)
-        z = (y - mean[None, None]) * (jax.lax.rsqrt(var + 1e-5) * scale)[None, None] + bias[None, None]
+        z = (y - mean[None, None]) * (jax.lax.rsqrt(var + 1e-5) * scale)[None, None] + bias[
+            None, None
+        ]
         return z[..., :2] * nn.sigmoid(z[..., 2:]), mean, var
 
     cts = (jax.random.normal(jax.random.PRNGKey(1), (7, 3, 2)), jnp.arange(4.0), -jnp.ones(4))
