@@ -37,6 +37,9 @@ _PACKAGES = (str(ROOT / "ocg_jax"), str(ROOT / "experiments"))
 _USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FloatingPointError)
 
 
+_HELP = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
 class UsageError(Exception):
     """A launcher's input is wrong; its message says how."""
 
@@ -113,6 +116,9 @@ def run(main, *, huge_pages: bool = True) -> None:
         if huge_pages:
             reexec_with_huge_pages()
         app.run(main)
+    except SystemExit as e:  # absl ends --help with status 1; asking for help is no error
+        asked = any(a in _HELP for a in sys.argv[1:])
+        sys.exit(0 if asked and e.code == 1 else e.code)
     except UsageError as e:
         _fail(e)
     except _USER_ERRORS as e:

@@ -1,4 +1,4 @@
-"""Train several seeds of one config, evaluate each, and tabulate them (each seed, and mean ± std).
+r"""Train several seeds of one config, evaluate each, and tabulate them (each seed, and mean ± std).
 
     python -m experiments.seeds --config=experiments/configs/redo_fg_bg.py:cpu --seeds=0,1,2 \
         --out_dir=runs/redo_cpu [--parallel=3] [--time_limit=3600] \

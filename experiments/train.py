@@ -1,4 +1,4 @@
-"""Train a model from a config file.
+r"""Train a model from a config file.
 
     python -m experiments.train --config=experiments/configs/genesis_multi_dsprites.py:quick \
         --workdir=runs/quick [--config.batch_size=16 ...]
@@ -23,6 +23,13 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every file operation at INFO
+    from ocg_jax.train.resume import completed_step
+
+    done = completed_step(_WORKDIR.value, _CONFIG.value)  # said before JAX starts: ~0.5 s
+    if done is not None:
+        print(f"{_WORKDIR.value} is already complete at step {done} (num_steps="
+              f"{_CONFIG.value.num_steps}); raise --config.num_steps to train on")  # fmt: skip
+        return
     cli.init_distributed()
     from ocg_jax.train.loop import Interrupted, train_and_evaluate
 

@@ -334,7 +334,7 @@ def test_quick_run_logs_counts_and_evaluates_with_defaults(tmp_path, data_dir):
     run = load_run(tmp_path / "run")
     assert run.model.net.difference  # the DAIR switch
     result = evaluate_run(run, progress=False)  # defaults: sizes clipped, no FD (no labels)
-    assert any("Fréchet" in n for n in result["notes"])
+    assert any("Fréchet" in n for n in result["notes"]), result["notes"]
     counting = result["counting"]
     assert set(counting) == {"test", "test_3"} and counting["test"]["num_images"] == 16
     assert np.sum(counting["test_3"]["count_confusion"][3]) == 16

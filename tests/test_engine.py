@@ -12,7 +12,8 @@ from helpers import engine_config, params_close, run_steps, tiny_config, updates
 
 from ocg_jax.models.registry import get_model
 from ocg_jax.train.checkpoint import Checkpointer, CheckpointMismatchError
-from ocg_jax.train.loop import NonFiniteLossError, ResumeConfigError, train_and_evaluate
+from ocg_jax.train.loop import NonFiniteLossError, train_and_evaluate
+from ocg_jax.train.resume import ResumeConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,9 +20,10 @@ from test_toy_family import ToyVAE, ToyVAENet, toy_config
 
 from ocg_jax.data.pipeline import DamagedDataError, load_examples, load_source
 from ocg_jax.models.registry import register
-from ocg_jax.train.checkpoint import MANIFEST, CheckpointMismatchError
+from ocg_jax.train.checkpoint import CheckpointMismatchError
 from ocg_jax.train.lock import LOCK_FILE, WorkdirBusyError, WorkdirLock
-from ocg_jax.train.loop import ResumeConfigError, train_and_evaluate
+from ocg_jax.train.loop import train_and_evaluate
+from ocg_jax.train.resume import MANIFEST, ResumeConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 register("toy_vae", lambda options: ToyVAE(ToyVAENet(**options)))

@@ -117,7 +117,6 @@ def disentanglement_evaluation(
         subset = max(2, min(1000, n // 20))  # points per vote: 1000 (the paper) at >= 20k
         score = functools.partial(
             disentanglement_score,
-            factor_vae_score,
             codes,
             factors,
             num_votes=num_votes,

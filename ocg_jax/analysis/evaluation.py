@@ -5,6 +5,8 @@ result = evaluate_run(run, num_images=320)   # what experiments.evaluate writes 
 print(format_table(result))
 """
 
+import sys
+
 from ocg_jax.analysis.evaluators import EVALUATORS, EXTRACTORS, Evaluation, declared, probe_sizes
 from ocg_jax.analysis.inference import infer_split, make_eval_batch
 from ocg_jax.analysis.runs import Run
@@ -50,7 +52,7 @@ def evaluate_run(
         raise ValueError(f"num_images must be >= 1, got {num_images}")
     names = declared(run, evaluators)
     for line in run.skipped if progress else ():  # which checkpoint this is, if not the newest
-        print(f"warning: {line}; evaluating checkpoint {run.step}", flush=True)
+        print(f"warning: {line}; evaluating checkpoint {run.step}", file=sys.stderr, flush=True)
     data = run.config.data
     load = lambda name: load_source(data.name, data.config, name, run.data_dir, prepare=False)
     source, train = load(split), load("train")
@@ -78,7 +80,6 @@ def evaluate_run(
         "split": split,
         "num_images": ev.num_images,
         "evaluators": list(names),
-        "notes": [f"{line}; evaluated checkpoint {run.step}" for line in run.skipped] + ev.notes,
     }
     for name in names:
         report = EVALUATORS[name](ev)
@@ -86,6 +87,8 @@ def evaluate_run(
             result.update(report)
         elif report is not None:
             result[name] = report
+    skipped = [f"{line}; evaluated checkpoint {run.step}" for line in run.skipped]
+    result["notes"] = skipped + ev.notes  # the evaluators' notes too
     return result
 
 

@@ -47,7 +47,8 @@ def disentanglement_score(
 ) -> float:
     """The majority-vote score in [0, 1], as the original's ``compute_disentanglement``:
     codes divided by their std; per vote a factor k uniform over all factors, its value
-    uniform over the values k takes, ``subset_size`` of the codes with that value drawn
+    uniform over the values k takes (held by two codes or more: the full grid's all),
+    ``subset_size`` of the codes with that value drawn
     without replacement (all of them if fewer), and the dimension of least variance votes
     for k; the score is the accuracy of the per-dimension majority vote on the same
     votes.  ``student_t_df`` first maps codes through the t CDF and the Gaussian inverse
@@ -57,9 +58,15 @@ def disentanglement_score(
         u = np.clip(stats.t.cdf(codes, df=student_t_df), 1e-7, 1 - 1e-7)
         codes = stats.norm.ppf(u)
     z = _normalise(codes)
-    values = [np.unique(factors[:, k]) for k in range(factors.shape[1])]
+    values = []  # a variance needs two codes: values held by one code only cannot vote
+    for k in range(factors.shape[1]):
+        v, n = np.unique(factors[:, k], return_counts=True)
+        values.append(v[n >= 2])
+    voting = np.flatnonzero([len(v) > 0 for v in values])
+    if not len(voting):
+        raise ValueError("no factor value is shared by two codes: too few codes to score")
     votes = np.zeros((z.shape[1], factors.shape[1]), np.int64)
-    for k in rng.integers(0, factors.shape[1], num_votes):
+    for k in voting[rng.integers(0, len(voting), num_votes)]:
         value = values[k][rng.integers(len(values[k]))]
         rows = np.flatnonzero(factors[:, k] == value)
         subset = z[rng.permutation(rows)[:subset_size]]

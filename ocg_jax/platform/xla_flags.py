@@ -19,6 +19,7 @@ threads).  ``set_cpu_threads`` sets ``PJRT_NPROC``, which the client reads.
 
 import os
 import re
+import sys
 import warnings
 
 CPU_FLAGS: tuple[str, ...] = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
@@ -27,6 +28,8 @@ THREADS_ENV = "PJRT_NPROC"  # XLA's CPU client: the size of its thread pools
 
 
 def _backend_started() -> bool:
+    if "jax" not in sys.modules:  # not imported yet, so not started (importing it takes seconds)
+        return False
     try:
         from jax._src import xla_bridge
 

@@ -10,34 +10,16 @@ one restored; training moves the unreadable one aside to ``<directory>.unreadabl
 (``read_only``: nothing is moved, as ``evaluate`` needs).  Nothing is deleted.
 """
 
-import json
 import shutil
 import time
 from pathlib import Path
 
-import google_crc32c
 import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from ocg_jax.train.resume import MANIFEST, check_files, differences, write_manifest
 from ocg_jax.train.state import TrainState
-
-
-def differences(stored, now, prefix: str = "") -> list[str]:
-    """``"key: stored A, now B"`` for each (dotted) key whose value differs; nested dicts
-    compared key by key."""
-    if isinstance(stored, dict) and isinstance(now, dict):
-        out = []
-        for k in sorted(set(stored) | set(now), key=str):
-            missing = object()
-            a, b = stored.get(k, missing), now.get(k, missing)
-            if a is missing or b is missing:
-                which = "stored" if b is missing else "now"
-                out.append(f"{prefix}{k}: only {which} ({a if b is missing else b!r})")
-            else:
-                out += differences(a, b, f"{prefix}{k}.")
-        return out
-    return [] if stored == now else [f"{prefix[:-1]}: stored {stored!r}, now {now!r}"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -46,50 +28,6 @@ class CheckpointMismatchError(ValueError):
 
 class UnreadableCheckpointError(FileNotFoundError):
     """No checkpoint in the directory could be read."""
-
-
-MANIFEST = "ocg_manifest.json"
-
-
-def _crc32c(path: Path) -> str:
-    crc = google_crc32c.Checksum()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            crc.update(chunk)
-    return crc.hexdigest().decode()
-
-
-def write_manifest(step_dir: Path) -> None:
-    """``step_dir/ocg_manifest.json``: ``{relative path: [size, crc32c]}`` of its files."""
-    files = sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
-    entries = {str(p.relative_to(step_dir)): [p.stat().st_size, _crc32c(p)] for p in files}
-    tmp = step_dir / f"{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(entries))
-    tmp.replace(step_dir / MANIFEST)
-
-
-def check_files(step_dir: Path) -> str | None:
-    """Why the checkpoint in ``step_dir`` cannot be read, or None if its files are whole
-    (None too for one without a manifest: written before manifests, or cut short before
-    its manifest, which orbax then reads)."""
-    if not step_dir.is_dir() or not any(step_dir.iterdir()):
-        return "its folder is empty"
-    path = step_dir / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        entries = json.loads(path.read_text())
-    except ValueError:
-        return f"its {MANIFEST} is damaged"
-    for name, (size, crc) in entries.items():
-        f = step_dir / name
-        if not f.is_file():
-            return f"{name} is missing"
-        if f.stat().st_size != size:
-            return f"{name} is cut short ({f.stat().st_size} of {size} bytes)"
-        if _crc32c(f) != crc:
-            return f"{name} is damaged (its checksum differs)"
-    return None
 
 
 class Checkpointer:

@@ -2,7 +2,7 @@
 
 Resumes from the latest checkpoint in ``workdir/checkpoints`` (train state and
 loader position), so a run continued with a larger ``num_steps`` ends where an
-uninterrupted run would; only the settings in ``RESUMABLE`` may change on resume.
+uninterrupted run would; only the settings in ``resume.RESUMABLE`` may change on resume.
 Metrics are fetched from the devices only every ``log_every`` steps; a non-finite
 loss then stops the run before any later checkpoint is written.  One live run holds a
 workdir (``lock.py``).  SIGTERM (what schedulers send before they kill) or SIGINT ends
@@ -27,11 +27,12 @@ import numpy as np
 from ocg_jax.data.pipeline import ShardedLoader, load_examples, load_source
 from ocg_jax.models.registry import get_model
 from ocg_jax.train import collapse
-from ocg_jax.train.checkpoint import Checkpointer, differences
+from ocg_jax.train.checkpoint import Checkpointer
 from ocg_jax.train.lock import WorkdirLock
 from ocg_jax.train.logging import NullLogger, RunLogger
 from ocg_jax.train.monitors import RestartRun
 from ocg_jax.train.recipes import Recipe, build, compile_eval_step, compile_train_step
+from ocg_jax.train.resume import check_resumable, json_config
 from ocg_jax.train.sharding import batch_sharding, make_mesh
 from ocg_jax.train.state import TrainState, abstract_train_state, create_train_state
 
@@ -46,32 +47,6 @@ class Interrupted(Exception):  # noqa: N818 - a stop that was asked for
     def __init__(self, signum: int, step: int):
         super().__init__(f"stopped by {signal.Signals(signum).name} at step {step}")
         self.signum, self.step = signum, step
-
-
-class ResumeConfigError(ValueError):
-    """A run resumed with settings that may not change."""
-
-
-#: config entries a resumed run may change (the rest would not continue the same run)
-RESUMABLE = (
-    "num_steps", "log_every", "eval_every", "eval_images", "checkpoint_every", "max_to_keep",
-    "evaluators", "keep_best", "data.data_dir", "data.prepare", "data.manual_dir",
-    "data.num_threads", "data.device_prefetch",
-)  # fmt: skip
-
-
-def check_resumable(stored: dict, config: ml_collections.ConfigDict, workdir) -> None:
-    """Raise ``ResumeConfigError`` listing the keys that differ from the run's
-    ``config.json`` (``stored``), unless all are in ``RESUMABLE``.  Keys the stored config
-    lacks (added by a newer ocg_jax) are not compared."""
-    now = json.loads(_json_config(config))
-    diff = [d for d in differences(stored, now) if not d.startswith(RESUMABLE)]
-    diff = [d for d in diff if ": only now " not in d]
-    if diff:
-        raise ResumeConfigError(
-            f"{workdir} was trained with other settings: {'; '.join(diff)}. On resume only "
-            f"{', '.join(RESUMABLE)} may change; give a fresh --workdir to train anew"
-        )
 
 
 @contextlib.contextmanager
@@ -102,10 +77,6 @@ def run_meta(config: ml_collections.ConfigDict) -> dict:
     return json.loads(
         json.dumps({"model": config.model.name, "model_config": config.model.to_dict()})
     )
-
-
-def _json_config(config: ml_collections.ConfigDict) -> str:
-    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
 def _check_data_dir(data) -> str | None:
@@ -242,7 +213,7 @@ class _Training:
     def _run(self) -> TrainState:
         state = self._start()
         if self.primary:
-            (self.workdir / "config.json").write_text(_json_config(self.config))
+            (self.workdir / "config.json").write_text(json_config(self.config))
         start, total = int(state.step), self.config.num_steps
         if start >= total:
             self.ckpt.close()
