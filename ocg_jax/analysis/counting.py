@@ -10,12 +10,12 @@ import functools
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.metrics.counting import count_confusion, matched_box_iou
 from ocg_jax.nn.transformer import window_box
+from ocg_jax.platform.progress import tqdm
 
 
 @functools.cache

@@ -16,7 +16,6 @@ import functools
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.pipeline import load_examples, load_source
@@ -29,6 +28,7 @@ from ocg_jax.metrics.disentanglement import (
     mutual_information_gap,
 )
 from ocg_jax.models.dd_vae import DDNet
+from ocg_jax.platform.progress import tqdm
 
 
 @functools.cache

@@ -14,11 +14,11 @@ import jax
 import ml_collections
 import numpy as np
 from flax import serialization
-from tqdm.auto import tqdm
 
 from ocg_jax.data.labels import LABEL_CLASSES, scene_labels
 from ocg_jax.data.pipeline import load_examples, load_source
 from ocg_jax.models.scene_net import SceneNetFamily, scene_net
+from ocg_jax.platform.progress import tqdm
 from ocg_jax.train.recipes import build, compile_train_step
 from ocg_jax.train.sharding import make_mesh, shard_batch
 from ocg_jax.train.state import create_train_state

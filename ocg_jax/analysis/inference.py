@@ -9,11 +9,11 @@ import functools
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from ocg_jax.analysis.runs import Run
 from ocg_jax.data.pipeline import load_examples
 from ocg_jax.models.base import sample_fn
+from ocg_jax.platform.progress import tqdm
 
 #: what the probes read: ``model.features(outputs, sample=...)``
 PROBE_FEATURES = {"sample": "posterior samples", "mean": "posterior means"}

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,8 +128,11 @@ def _prepare(builder, manual_dir) -> None:
 
 def _quietly(fn, *args, **kwargs):
     """``fn(...)`` without tfds's download wording ("Downloading and preparing dataset", on
-    stdout) and its warning that a new dataset has no ``dataset_info.json`` yet; progress
-    bars (stderr) stay."""
+    stdout) and its warning that a new dataset has no ``dataset_info.json`` yet.  Its
+    progress bars stay on a terminal; elsewhere (a log file, a notebook) their redraws
+    would flood stderr, so they are off."""
+    if not sys.stderr.isatty():
+        tfds.disable_progress_bar()
     logger = logging.getLogger("absl")
     level = logger.level
     logger.setLevel(logging.ERROR)

@@ -10,6 +10,7 @@ one restored; training moves the unreadable one aside to ``<directory>.unreadabl
 (``read_only``: nothing is moved, as ``evaluate`` needs).  Nothing is deleted.
 """
 
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -52,17 +53,27 @@ class Checkpointer:
 
     def _manager(self) -> ocp.CheckpointManager:
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=self.max_to_keep, create=not self.read_only, read_only=self.read_only
+            max_to_keep=None if self.read_only else self.max_to_keep,
+            save_interval_steps=0 if self.read_only else 1,
+            create=not self.read_only,
+            read_only=self.read_only,
         )
-        return ocp.CheckpointManager(
-            self.directory,
-            options=options,
-            item_handlers={  # handlers up front, so item_metadata can read the stored shapes
-                "state": ocp.StandardCheckpointHandler(),
-                "loader": ocp.JsonCheckpointHandler(),
-                "meta": ocp.JsonCheckpointHandler(),
-            },
-        )
+        absl = logging.getLogger("absl")
+        level = absl.level
+        if self.read_only:  # orbax warns that a read-only manager is read-only
+            absl.setLevel(logging.ERROR)
+        try:
+            return ocp.CheckpointManager(
+                self.directory,
+                options=options,
+                item_handlers={  # handlers up front: item_metadata reads the stored shapes
+                    "state": ocp.StandardCheckpointHandler(),
+                    "loader": ocp.JsonCheckpointHandler(),
+                    "meta": ocp.JsonCheckpointHandler(),
+                },
+            )
+        finally:
+            absl.setLevel(level)
 
     def latest_step(self) -> int | None:
         return self._mngr.latest_step()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 from tensorboardX import SummaryWriter
-from tqdm.auto import tqdm
 
 from ocg_jax import viz
+from ocg_jax.platform.progress import tqdm
 
 
 def trim_metrics(path: Path, last_step: int) -> int:
