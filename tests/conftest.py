@@ -2,26 +2,24 @@
 rank promotion (as Equinox tests): an implicit broadcast of arrays of different ranks is
 an error, so a shape bug fails here instead of broadcasting silently.
 
-XLA compiles at its lowest optimisation level (``TEST_XLA_FLAGS``, for this process and the
-launchers and notebook kernels it starts): the tests' programs are tiny and mostly
-compiled once, and compiling took half the suite's time (GENESIS's step: 166 s at the
-default level, 95 s at level 0, on 2 loaded cores).  Users' runs compile at XLA's default.
+In-process tests compile with most of XLA's optimisations off
+(``jax_disable_most_optimizations``): their programs are tiny and mostly run a few
+times, so compiling dominates (GENESIS's tiny step compiled in 166 s at the default
+level, 95 s without, on 2 loaded cores).  Tests marked ``optimised`` train or search for
+many steps and compile at the default level, as users' runs and the launchers the tests
+start do (all at level 0, the suite took longer: 5,534 s of test time against 5,384).
 
 No persistent compilation cache: executables reloaded from it aborted the
 process in a resumed run on jax 0.10.2's CPU backend (seen here; not chased).
 """
 
-import os
 import sys
 from pathlib import Path
 
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
-os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+import jax
+import pytest
 
-import jax  # noqa: E402 - after XLA_FLAGS
-import pytest  # noqa: E402
-
-from ocg_jax.platform.xla_flags import set_cpu_threads  # noqa: E402
+from ocg_jax.platform.xla_flags import set_cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
@@ -29,6 +27,13 @@ sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
 jax.config.update("jax_num_cpu_devices", 2)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 set_cpu_threads(2)  # else XLA:CPU's pools deadlock two devices on two cores (xla_flags.py)
+
+
+def pytest_runtest_setup(item):
+    """Before the test's fixtures: XLA's optimisations on only for tests marked
+    ``optimised`` (a module-scoped fixture compiles under its module's first test)."""
+    quick = item.get_closest_marker("optimised") is None
+    jax.config.update("jax_disable_most_optimizations", quick)
 
 
 @pytest.fixture(scope="session")

@@ -322,6 +322,7 @@ def test_image_model_shapes_and_bad_settings():
 
 
 # -- runs -------------------------------------------------------------------------------
+@pytest.mark.optimised
 def test_pinwheel_decomposition_uses_every_prior_cluster(data_dir):
     """The paper's demonstration, 500 full-batch steps of the configs' recipes, seeds 0-3 (the
     launcher path is the notebook's and the next test's): with (beta=0, alpha=1) the test
@@ -351,6 +352,7 @@ def test_pinwheel_decomposition_uses_every_prior_cluster(data_dir):
     assert np.mean(balance[""]) > np.mean(balance["vae"]) + 0.2, balance
 
 
+@pytest.mark.optimised
 def test_dsprites_quick_run_is_scored_and_drawn(tmp_path, data_dir):
     from PIL import Image
 

@@ -78,6 +78,7 @@ def test_evaluate_cli_writes_eval_json(run_dir, capsys):
     assert "ari_fg" in out and "probe accuracy" in out  # the printed table
 
 
+@pytest.mark.optimised
 def test_evaluation_rejects_bad_requests(run_dir):
     run = load_run(run_dir)
     # sizes beyond the split are cut to it, with a note
@@ -100,6 +101,7 @@ def test_evaluation_reads_the_chosen_checkpoint(run_dir):
     assert latest["nll"] != step2["nll"]
 
 
+@pytest.mark.optimised
 def test_feature_net_is_cached_and_learns(data_dir, tmp_path):
     first = scene_features("multi_dsprites", "tiny_32px", data_dir, cache_dir=tmp_path, steps=200)
     assert len(list(tmp_path.glob("*.msgpack"))) == 1

@@ -112,6 +112,7 @@ def gan_run(tmp_path_factory, data_dir):
     return workdir, load_run(workdir)
 
 
+@pytest.mark.optimised
 def test_tiny_run_trains_samples_and_evaluates(gan_run):
     from ocg_jax.analysis.evaluation import evaluate_run
 
@@ -134,6 +135,7 @@ def test_tiny_run_trains_samples_and_evaluates(gan_run):
     assert result["frechet"]["test_vs_samples"] > 0
 
 
+@pytest.mark.optimised
 def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
     # the library behind experiments.invert (in-process; see test_segment_stats_of_a_run)
     from ocg_jax.analysis.inversion import format_report, run_inversion
@@ -151,6 +153,7 @@ def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
     assert "layerwise" in format_report(report)
 
 
+@pytest.mark.optimised
 def test_genesis_decoders_invert_from_the_posterior(tiny_run, tmp_path):
     from ocg_jax.analysis.inversion import run_inversion
     from ocg_jax.analysis.runs import load_run

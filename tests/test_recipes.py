@@ -250,6 +250,7 @@ def test_adversarial_run_resumes_like_an_uninterrupted_one(tmp_path, data_dir):
 
 
 # -- supervised and build ----------------------------------------------------------------------
+@pytest.mark.optimised
 def test_supervised_recipe_learns_a_label():
     model = scene_net(8, {"bright": 2})
     recipe = build(model, ml_collections.ConfigDict({"optim": {"learning_rate": 3e-3}}))

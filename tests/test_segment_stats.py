@@ -129,6 +129,7 @@ def test_augment_scenes_turns_image_and_map_together_and_empties_some():
     np.testing.assert_array_equal(empty["image"][~emptied], images[~emptied])
 
 
+@pytest.mark.optimised
 def test_segmenter_trains_caches_and_beats_the_majority_class(data_dir, tmp_path):
     # the data dir's cache, shared with the launcher test and the notebook (150 steps each)
     first = scene_segmenter("multi_dsprites", "tiny_32px", data_dir, steps=150)

@@ -88,6 +88,7 @@ def test_simulated_devices_get_threads(fresh):
     assert xla_flags.set_cpu_threads(1) is None and "PJRT_NPROC" not in os.environ
 
 
+@pytest.mark.optimised
 def test_two_devices_run_many_cheap_data_parallel_steps():
     """300 small data-parallel steps on two CPU devices, nothing synced between them: with
     XLA's default pools (2 threads on 2 cores) jaxlib 0.10.2 deadlocked in the all-reduce

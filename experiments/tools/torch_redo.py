@@ -20,7 +20,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+try:
+    import torch
+except ImportError:  # not a dependency of ocg_jax
+    print("error: this tool times PyTorch code: pip install torch first", file=sys.stderr)
+    raise SystemExit(2) from None
 from torch_reference import report
 
 

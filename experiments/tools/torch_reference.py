@@ -21,9 +21,14 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
-import torch
+try:
+    import torch
+except ImportError:  # not a dependency of ocg_jax
+    print("error: this tool times PyTorch code: pip install torch first", file=sys.stderr)
+    raise SystemExit(2) from None
 from torch import nn
 from torch.nn import functional as F
 
