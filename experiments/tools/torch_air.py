@@ -16,37 +16,23 @@ compare it with ``python -m experiments.tools.benchmark
 --config=experiments/configs/air_multi_digits.py:pyro --batch_size=64``.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 try:
     import torch
 except ImportError:  # not a dependency of ocg_jax
     print("error: this tool times PyTorch code: pip install torch first", file=sys.stderr)
     raise SystemExit(2) from None
-from torch_reference import report
+from torch_reference import original_args, report
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--original", required=True, help="pyro's examples/air folder")
-    p.add_argument("--batch_size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
-    args = p.parse_args()
-    original = Path(args.original)
-    if not (original / "air.py").is_file():
-        sys.exit(f"--original={original} holds no air.py; pass pyro's examples/air folder")
-    sys.path.insert(0, str(original))
+    args = original_args(__doc__, "air.py pyro's examples/air", 64, 10, 2)
     import pyro
     import pyro.optim as optim
     from air import AIR  # Pyro's model and guide
     from pyro.infer import SVI, TraceGraph_ELBO
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     pyro.set_rng_seed(0)
     air = AIR(
         num_steps=3, x_size=50, window_size=20, z_what_size=50, rnn_hidden_size=256,

@@ -16,34 +16,21 @@ them).  Prints the JSON line of ``torch_reference.py``; compare it with
 --batch_size=40`` (ocg_jax's batch holds the 20 redrawn and the 20 real images).
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 try:
     import torch
 except ImportError:  # not a dependency of ocg_jax
     print("error: this tool times PyTorch code: pip install torch first", file=sys.stderr)
     raise SystemExit(2) from None
-from torch_reference import report
+from torch_reference import original_args, report
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--original", required=True, help="a clone of github.com/mickaelChen/ReDO")
-    p.add_argument("--batch_size", type=int, default=20, help="redrawn images (the original's)")
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
-    args = p.parse_args()
-    original = Path(args.original)
-    if not (original / "models.py").is_file():
-        sys.exit(f"--original={original} holds no models.py; pass a clone of mickaelChen/ReDO")
-    sys.path.insert(0, str(original))
+    # batch: the original's 20 redrawn images
+    args = original_args(__doc__, "models.py a clone of mickaelChen/ReDO", 20, 5, 1)
     import models  # the original's networks
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     size, regions, nz, nf = 128, 2, 32, 64
     f = models._netEncM(sizex=size, nIn=3, nMasks=regions, nRes=3, nf=nf)

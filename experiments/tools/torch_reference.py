@@ -23,6 +23,7 @@ import math
 import statistics
 import sys
 import time
+from pathlib import Path
 
 try:
     import torch
@@ -217,6 +218,27 @@ def main():
         beta = min(max(beta * math.exp(1e-5 * (10 if c > 0 else 1) * c), 1e-10), 1e10)
 
     report(args, model, step, "genesis (PyTorch re-creation)")
+
+
+def original_args(doc: str, original: str, batch_size: int, steps: int, warmup: int):
+    """The flags of a tool that times an original implementation from the user's copy;
+    parses them, sets the threads, and puts ``--original`` (which must hold ``original``'s
+    first word, a file) first on ``sys.path``."""
+    marker, _, what = original.partition(" ")
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--original", required=True, help=f"the folder of {what} ({marker})")
+    p.add_argument("--batch_size", type=int, default=batch_size)
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--warmup", type=int, default=warmup)
+    p.add_argument("--threads", type=int, default=0, help="0: PyTorch's default")
+    args = p.parse_args()
+    folder = Path(args.original)
+    if not (folder / marker).is_file():
+        sys.exit(f"--original={folder} holds no {marker}; pass the folder of {what}")
+    sys.path.insert(0, str(folder))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
 
 
 def report(args, model, step, name: str) -> None:
