@@ -38,7 +38,7 @@ def _run(args, timeout=600):
 
 
 def test_profile_parts_times_each_part():
-    from experiments.tools.profile_parts import monet_parts
+    from experiments.tools.parts import monet_parts
 
     args = ["-m", "experiments.tools.profile_parts", "--model=genesis", "--batch_size=1",
             "--image_size=16", "--num_slots=2"]  # fmt: skip
