@@ -1,15 +1,17 @@
 """Layer-wise inversion of a GAN, DC-VAE, BD-VAE, MONet or GENESIS(-S) run: what it cannot
 reconstruct.
 
-python -m experiments.invert --workdir=runs/gan_cpu [--num_images=8 --steps=3000]
+python -m experiments.invert --workdir=runs/gan_cpu [--num_images=500 --steps=3000]
 
 Starts from codes z0 (a GAN: an encoder E trained to invert z on the generator's
 samples; a VAE: the posterior means) and reconstructs test images three ways:
-G(z0), z optimised from z0, and z0 fixed with deltas on the outputs of the first
-half of each decoder's layers (--layers) optimised (pixel + scene-net feature loss +
-lambda sum mean(delta^2); Adam 0.01).  Writes WORKDIR/inversion.json (per method:
-pixel MSE and per-class area error of the segmentations) and WORKDIR/inversion.png
-(real image, each reconstruction, each beside its segmentation).
+G(z0), z optimised from z0 by L-BFGS, and z with residuals on the outputs of the
+early decoder layers (--layers; by default as many as keep the free numbers within
+half the pixel values) optimised (L1 pixel + scene-net feature loss + lambda sum
+mean(delta^2); Adam 0.01, halved at 800, 1200, 1800).  Writes WORKDIR/inversion.json
+(per method: free parameters and pixel values per image, pixel MSE and per-class
+area error of the segmentations) and WORKDIR/inversion.png (real images, each
+reconstruction, each beside its segmentation).
 """
 
 from absl import flags, logging
@@ -17,12 +19,12 @@ from absl import flags, logging
 from experiments import cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
-_NUM = flags.DEFINE_integer("num_images", 8, "test images to invert")
-_STEPS = flags.DEFINE_integer("steps", 3000, "Adam steps per image (z and layer-wise)")
+_NUM = flags.DEFINE_integer("num_images", 500, "test images to invert")
+_STEPS = flags.DEFINE_integer("steps", 3000, "steps per image (L-BFGS for z, Adam layer-wise)")
 _ENC_STEPS = flags.DEFINE_integer("encoder_steps", 2000, "training steps of the z encoder")
 _LAMBDA = flags.DEFINE_float("lam", 1.0, "weight of the deltas' penalty")
 _LAYERS = flags.DEFINE_integer(
-    "layers", None, "early decoder stages that get a delta (default: the first half)"
+    "layers", None, "early decoder stages that get a residual (default: within half the pixels)"
 )
 _SEG_STEPS = flags.DEFINE_integer(
     "segmenter_steps", None, "segmenter training steps (cached; default: the segmenter's STEPS)"

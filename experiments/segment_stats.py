@@ -1,10 +1,11 @@
-"""Segment statistics of a run: FSD and per-class areas, training vs generated images.
+"""Segment statistics of a run: FSD and per-class areas, real vs generated images.
 
 python -m experiments.segment_stats --workdir=runs/genesis [--num_images=2000]
 
 Writes WORKDIR/segment_stats.json (FSD with its mean and covariance terms, the
-training-vs-training floor, per-class mean areas and relative change, the
-segmenter's test scores) and WORKDIR/segment_stats.png (the histogram);
+real-vs-real floor, per-class mean areas and relative change, the segmenter's test
+scores, and under ``reference`` which held-out images the real sets are: the
+segmenter never trained on them) and WORKDIR/segment_stats.png (the histogram);
 ``experiments.compare`` then shows FSD.  The segmenter is trained on the dataset's
 class maps the first time and cached.
 """
@@ -15,7 +16,7 @@ from experiments import cli
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
 _NUM = flags.DEFINE_integer(
-    "num_images", 2000, "generated images, and training images per set (paper: 10000)"
+    "num_images", 2000, "generated images, and held-out real images per set (paper: 10000)"
 )
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
 _BATCH = flags.DEFINE_integer("batch_size", 64, "sampling and segmenting batch size")

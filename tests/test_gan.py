@@ -147,6 +147,12 @@ def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
     err = {m: r["pixel_mse"] for m, r in report["methods"].items()}
     assert set(err) == {"encoder", "z", "layerwise"}
     assert err["layerwise"] < err["z"] and err["layerwise"] < err["encoder"], err
+    # the residuals: as many early stages as fit in half the 32x32x3 pixel values (z: 16)
+    free = {m: r["free_parameters"] for m, r in report["methods"].items()}
+    assert report["stages_with_deltas"] == ["Dense_0", "BatchNorm_0"]
+    assert free == {"encoder": 0, "z": 16, "layerwise": 16 + 2 * 4 * 4 * 32}
+    assert {r["pixel_values"] for r in report["methods"].values()} == {32 * 32 * 3}
+    assert "warning" not in report
     classes = report["methods"]["layerwise"]["class_area_error"]
     assert "background" in classes and all(v >= 0 for v in classes.values())
     assert (tmp_path / "inversion.png").exists()

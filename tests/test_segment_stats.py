@@ -164,7 +164,13 @@ def test_segment_stats_of_a_run(tiny_run, tmp_path):
     }
     assert report["model"] == "genesis" and report["step"] == 4
     assert report["dataset"] == "multi_dsprites/tiny_32px"
-    assert report["num_images"] == 24
+    # the reference and the floor: the 16 + 16 held-out images (the segmenter trained on
+    # all 64 training images), so 16 a set, not the 24 asked for, and a note says so
+    assert report["num_images"] == 16 and "never saw" in report["notes"][0]
+    assert report["reference"] == {
+        "sources": ["validation[0:16]", "test[0:16]"],
+        "segmenter_train_images": 64,
+    }
     assert report["fsd"]["fsd"] == pytest.approx(
         report["fsd"]["mean_term"] + report["fsd"]["covariance_term"]
     )

@@ -2,9 +2,10 @@
 
 Training images and the run's prior samples are segmented by the dataset's fixed
 segmenter (``ocg_jax.analysis.segmenter``); their class areas give the Fréchet
-Segmentation Distance, with a floor from two disjoint sets of training images of
-the same size, and per-class mean areas with their relative change (Bau et al.
-2019).  ``segment_statistics`` is the pure part (areas in, report out), used by
+Segmentation Distance, with a floor from two disjoint sets of real images of the
+same size (held out from the segmenter's training, as it reads its own training
+images better than anything new), and per-class mean areas with their relative
+change (Bau et al. 2019).  ``segment_statistics`` is the pure part (areas in, report out), used by
 ``run_segment_stats`` and by tests that plant an omission.
 """
 
@@ -19,15 +20,15 @@ from ocg_jax.metrics.segment_stats import class_area_change, frechet_segmentatio
 from ocg_jax.viz.latents import figure_array
 
 
-def segment_statistics(train_a, train_b, generated, classes) -> dict:
-    """Areas ``[N, C]`` (percent) of two disjoint training sets and of generated images ->
+def segment_statistics(real_a, real_b, generated, classes) -> dict:
+    """Areas ``[N, C]`` (percent) of two disjoint real sets and of generated images ->
     ``{"fsd": {fsd, mean_term, covariance_term}, "floor": {...}, "classes": [...]}``:
-    FSD of ``train_a`` vs ``generated``, the floor ``train_a`` vs ``train_b``, and per
-    class (largest training area first) both mean areas and the relative change."""
+    FSD of ``real_a`` vs ``generated``, the floor ``real_a`` vs ``real_b``, and per
+    class (largest real area first) both mean areas and the relative change."""
     return {
-        "fsd": frechet_segmentation_distance(train_a, generated),
-        "floor": frechet_segmentation_distance(train_a, train_b),
-        "classes": class_area_change(train_a, generated, classes),
+        "fsd": frechet_segmentation_distance(real_a, generated),
+        "floor": frechet_segmentation_distance(real_a, real_b),
+        "classes": class_area_change(real_a, generated, classes),
     }
 
 
@@ -43,12 +44,12 @@ def format_report(report: dict) -> str:
     lines = [
         f"segmenter: pixel accuracy {seg['pixel_accuracy']:.3f}, mean IoU {seg['mean_iou']:.3f}",
         f"FSD {fsd['fsd']:.3f} (mean {fsd['mean_term']:.3f} + covariance "
-        f"{fsd['covariance_term']:.3f}); training-vs-training floor {floor['fsd']:.3f}",
+        f"{fsd['covariance_term']:.3f}); real-vs-real floor {floor['fsd']:.3f}",
     ]
     for r in report["classes"]:
         change = "n/a" if r["relative_change"] is None else f"{r['relative_change']:+.1%}"
         lines.append(
-            f"  {r['class']:<12} train {r['train_area']:6.2f}%  generated "
+            f"  {r['class']:<12} real {r['real_area']:6.2f}%  generated "
             f"{r['generated_area']:6.2f}%  {change}"
         )
     drop = largest_drop(report)
@@ -56,32 +57,63 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def histogram_figure(stats: dict, title: str = "", max_classes: int = 20) -> np.ndarray:
-    """uint8 ``[H, W, 3]``: mean area per class (most frequent first), training vs
-    generated, the relative change written above each pair (red when negative)."""
-    rows = stats["classes"][:max_classes]
+def histogram_figure(stats: dict, title: str = "", max_classes: int = 30) -> np.ndarray:
+    """uint8 ``[H, W, 3]``, laid out as Bau et al.'s figures: objects only (the background,
+    class 0, left out), most frequent first; above, the real mean area as bars and the
+    generated one as a red line on a log scale; below, the relative change
+    ``(generated - real) / real`` as bars clipped to [-1, 1.1], larger values written."""
+    rows = [r for r in stats["classes"] if r["class"] != "background" and r["real_area"] > 0]
+    rows = rows[:max_classes]
     x = np.arange(len(rows))
-    fig = Figure(figsize=(max(4.0, 0.6 * len(rows) + 1.5), 3.6), dpi=100)
+    fig = Figure(figsize=(max(3.0, 0.45 * len(rows) + 1.6), 4.0), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    train = [r["train_area"] for r in rows]
-    gen = [r["generated_area"] for r in rows]
-    ax.bar(x - 0.2, train, 0.4, label="training", color="tab:blue")
-    ax.bar(x + 0.2, gen, 0.4, label="generated", color="tab:orange")
-    top = max(train + gen + [1e-9])
-    for i, r in enumerate(rows):
-        change = r["relative_change"]
-        if change is not None:
-            colour = "tab:red" if change < 0 else "black"
-            ax.text(i, 1.02 * top, f"{change:+.0%}", ha="center", fontsize=7, color=colour)
-    ax.set_xticks(x, [r["class"] for r in rows], rotation=45, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.15 * top)
-    ax.set_ylabel("mean area (% of pixels)")
+    areas, changes = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 2]}, sharex=True)
+    real = np.array([r["real_area"] for r in rows])
+    gen = np.array([r["generated_area"] for r in rows])
+    top = max(float(real.max(initial=0.0)), float(gen.max(initial=0.0)), 1e-3)
+    areas.bar(x, real, color="tab:blue", label="real")
+    areas.plot(x, np.maximum(gen, top / 5000), color="red", linewidth=2.5, label="generated")
+    areas.set_yscale("log")
+    areas.set_ylim(top / 5000, 2 * top)
+    areas.set_ylabel("mean area %\n(log scale)", fontsize=8)
+    areas.legend(fontsize=7)
+    change = np.array([r["relative_change"] for r in rows], np.float64)
+    changes.bar(x, np.clip(change, -1.0, 1.1), color=np.where(change < 0, "tab:red", "tab:blue"))
+    for i in np.flatnonzero(change > 1.1):
+        changes.text(i, 1.12, f"{change[i]:.1f}", ha="center", fontsize=7)
+    changes.set_ylim(-1.0, 1.3)
+    changes.axhline(0.0, color="black", linewidth=0.5)
+    changes.grid(axis="y", alpha=0.25)
+    changes.set_ylabel("relative change\n(gen - real) / real", fontsize=8)
+    changes.set_xticks(x, [r["class"] for r in rows], rotation=90, fontsize=8)
+    changes.set_xlim(-1.0, len(rows))
     fsd, floor = stats["fsd"]["fsd"], stats["floor"]["fsd"]
-    ax.set_title(f"{title}  FSD {fsd:.2f} (floor {floor:.2f})".strip(), fontsize=9)
-    ax.legend(fontsize=8)
+    areas.set_title(f"{title}  FSD {fsd:.2f} (floor {floor:.2f})".strip(), fontsize=9)
     fig.tight_layout()
     return figure_array(fig)
+
+
+def held_out_images(data, data_dir, segmenter_train_images: int, wanted: int):
+    """Up to ``wanted`` images ``[N, H, W, C]`` (uint8) that the segmenter never trained on:
+    the validation and test splits, then the training images after its first
+    ``segmenter_train_images``; and ``{"sources": ["test[0:1000]", ...], ...}`` naming them.
+    A segmenter scores its own training images better than new ones, so a reference
+    drawn from them would make every generator look further off than it is."""
+    from ocg_jax.data.pipeline import load_examples, load_source
+
+    parts, sources = [], []
+    for split, start in (("validation", 0), ("test", 0), ("train", segmenter_train_images)):
+        missing = wanted - sum(len(p) for p in parts)
+        try:
+            source = load_source(data.name, data.config, split, data_dir)
+        except ValueError:  # the dataset has no such split
+            continue
+        n = min(missing, len(source) - start)
+        if n > 0:
+            parts.append(load_examples(source, start + n, ["image"])["image"][start:])
+            sources.append(f"{split}[{start}:{start + n}]")
+    reference = {"sources": sources, "segmenter_train_images": segmenter_train_images}
+    return np.concatenate(parts), reference
 
 
 def run_segment_stats(
@@ -94,12 +126,12 @@ def run_segment_stats(
     progress: bool = False,
 ) -> dict:
     """Segment statistics of ``run`` (an ``ocg_jax.analysis.runs.Run`` whose family can
-    sample): ``2 * num_images`` training images (two disjoint sets) and ``num_images``
-    prior samples.  Writes ``segment_stats.json`` and ``segment_stats.png`` in
-    ``out_dir`` (default: the run's directory) and returns the report."""
+    sample): ``2 * num_images`` real images the segmenter never saw (two disjoint sets:
+    the reference and the floor's, ``held_out_images``) and ``num_images`` prior
+    samples.  Writes ``segment_stats.json`` and ``segment_stats.png`` in ``out_dir``
+    (default: the run's directory) and returns the report."""
     from ocg_jax.analysis.inference import sample_images
     from ocg_jax.analysis.segmenter import scene_segmenter
-    from ocg_jax.data.pipeline import load_examples, load_source
     from ocg_jax.metrics.segment_stats import class_areas
     from ocg_jax.viz import save_png
 
@@ -114,16 +146,16 @@ def run_segment_stats(
     seg = scene_segmenter(
         data.name, data.config, run.data_dir, steps=segmenter_steps, progress=progress
     )
-    train = load_source(data.name, data.config, "train", run.data_dir)
-    notes = []
-    if 2 * num_images > len(train):
-        notes.append(
-            f"{num_images} images a set is more than half of the {len(train)} "
-            f"training images; using {len(train) // 2}"
-        )
-        num_images = len(train) // 2
     spec = run.model.input_spec
-    real = spec.to_unit(spec.preprocess(load_examples(train, 2 * num_images, ["image"])["image"]))
+    images, reference = held_out_images(data, run.data_dir, seg.train_images, 2 * num_images)
+    notes = []
+    if len(images) < 2 * num_images:
+        notes.append(
+            f"{num_images} images a set is more than half of the {len(images)} images the "
+            f"segmenter never saw; using {len(images) // 2}"
+        )
+        num_images = len(images) // 2
+    real = spec.to_unit(spec.preprocess(images[: 2 * num_images]))
     areas = lambda images: class_areas(seg(images, batch_size), len(seg.classes))
     real_areas = areas(real)
     gen = sample_images(run, num_images, batch_size, seed, progress)
@@ -136,6 +168,7 @@ def run_segment_stats(
         "step": run.step,
         "dataset": f"{data.name}/{data.config}",
         "num_images": num_images,
+        "reference": reference,
         "segmenter": {"name": seg.name, **seg.test_scores},
         **stats,
         "notes": notes,

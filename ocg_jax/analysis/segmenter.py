@@ -32,10 +32,13 @@ STEPS = 8000  # default training steps (at 3,000, squares were still read as hea
 class SceneSegmenter:
     """A trained segmenter: ``seg(images [N, H, W, C] in [0, 1]) -> class maps [N, H, W]``."""
 
-    def __init__(self, model: Segmenter, params, name: str, classes, test_scores: dict):
+    def __init__(
+        self, model: Segmenter, params, name: str, classes, test_scores: dict, train_images: int
+    ):
         self.model, self.params, self.name = model, params, name
         self.classes = tuple(classes)  # class names, background first
         self.test_scores = test_scores  # {"pixel_accuracy", "mean_iou", "iou": {class: iou}}
+        self.train_images = train_images  # it trained on the first this many training images
         logits = lambda p, x: model.net.apply({"params": p}, x)
         self._apply = jax.jit(lambda p, x: jax.numpy.argmax(logits(p, x), -1).astype("int32"))
 
@@ -120,7 +123,8 @@ def scene_segmenter(
         x = model.input_spec.preprocess(ex["image"])
         template = model.init(jax.random.PRNGKey(0), x)["params"]
         params = serialization.from_bytes(template, weights.read_bytes())
-        return SceneSegmenter(model, params, name, classes, json.loads(info.read_text())["test"])
+        saved = json.loads(info.read_text())
+        return SceneSegmenter(model, params, name, classes, saved["test"], saved["train_images"])
 
     if progress:
         print(f"training the segmenter ({steps} steps); it is cached in {weights.parent}")
@@ -133,7 +137,7 @@ def scene_segmenter(
     params = train_supervised(
         model, ex["image"], labels, steps, batch_size, seed, progress, "segmenter", augment
     )
-    seg = SceneSegmenter(model, params, name, classes, {})
+    seg = SceneSegmenter(model, params, name, classes, {}, n)
     test = load_source(dataset, config, "test", data_dir)
     tex = load_examples(test, min(len(test), 2000), ["image", "mask", "shape"])
     pred = seg(model.input_spec.to_unit(model.input_spec.preprocess(tex["image"])))

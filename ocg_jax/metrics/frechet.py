@@ -21,21 +21,31 @@ def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
 
 
+def _sqrtm(m: np.ndarray) -> np.ndarray:
+    """``scipy.linalg.sqrtm`` without its warning on singular input (the caller checks)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        return scipy.linalg.sqrtm(m)
+
+
 def frechet_terms_from_stats(mu_a, cov_a, mu_b, cov_b, eps: float = 1e-6) -> tuple[float, float]:
     """``(|mu_a - mu_b|^2, tr(S_a + S_b - 2 (S_a S_b)^{1/2}))``: the two terms of the distance."""
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
     if mu_a.shape != mu_b.shape or cov_a.shape != cov_b.shape:
         raise ValueError(f"feature dims differ: {mu_a.shape} vs {mu_b.shape}")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", scipy.linalg.LinAlgWarning)
-        covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if caught or not np.all(np.isfinite(covmean)):
-        # singular product (fewer samples than dims; class areas, which sum to 100):
-        # regularise, as the FID reference does
+    covmean = _sqrtm(cov_a @ cov_b)
+    if not np.all(np.isfinite(covmean)):
+        # as the reference (TTUR, ganseeing): regularise only when the root is not finite
         offset = np.eye(cov_a.shape[0]) * eps
-        covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    covmean = np.real(covmean)  # drop the tiny imaginary part from round-off
+        covmean = _sqrtm((cov_a + offset) @ (cov_b + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(
+                f"the covariance product's square root has an imaginary part of "
+                f"{np.max(np.abs(covmean.imag)):.3g}: the features are degenerate"
+            )
+        covmean = covmean.real  # round-off
     diff = mu_a - mu_b
     return float(diff @ diff), float(np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
 

@@ -31,15 +31,15 @@ def frechet_segmentation_distance(areas_a, areas_b) -> dict[str, float]:
     """FSD between class-area sets ``[N, C]`` and ``[M, C]`` (each N, M >= 2):
     ``{"fsd", "mean_term", "covariance_term"}``, ``fsd = mean_term + covariance_term``
     with ``mean_term = |mu_a - mu_b|^2`` and ``covariance_term = tr(S_a + S_b - 2 (S_a
-    S_b)^{1/2})`` (unbiased covariances; ``1e-6 I`` added when the root is not finite)."""
+    S_b)^{1/2})`` (unbiased covariances; ``1e-6 I`` added only when the root is not finite)."""
     mean, cov = frechet_terms_from_stats(*feature_stats(areas_a), *feature_stats(areas_b))
     return {"fsd": mean + cov, "mean_term": mean, "covariance_term": cov}
 
 
-def class_area_change(areas_train, areas_generated, names=None) -> list[dict]:
-    """Per class: mean area in each set and the relative change ``(gen - train) / train``
-    (``None`` for a class absent from training), sorted by training area, largest first."""
-    train = np.asarray(areas_train, np.float64).mean(axis=0)
+def class_area_change(areas_real, areas_generated, names=None) -> list[dict]:
+    """Per class: mean area in each set and the relative change ``(gen - real) / real``
+    (``None`` for a class absent from the real set), sorted by real area, largest first."""
+    train = np.asarray(areas_real, np.float64).mean(axis=0)
     gen = np.asarray(areas_generated, np.float64).mean(axis=0)
     if train.shape != gen.shape:
         raise ValueError(f"class counts differ: {train.shape} vs {gen.shape}")
@@ -49,10 +49,10 @@ def class_area_change(areas_train, areas_generated, names=None) -> list[dict]:
     rows = [
         {
             "class": names[c],
-            "train_area": float(train[c]),
+            "real_area": float(train[c]),
             "generated_area": float(gen[c]),
             "relative_change": float((gen[c] - train[c]) / train[c]) if train[c] > 0 else None,
         }
         for c in range(len(train))
     ]
-    return sorted(rows, key=lambda r: -r["train_area"])
+    return sorted(rows, key=lambda r: -r["real_area"])
