@@ -13,6 +13,7 @@ No persistent compilation cache: executables reloaded from it aborted the
 process in a resumed run on jax 0.10.2's CPU backend (seen here; not chased).
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,9 +32,11 @@ set_cpu_threads(2)  # else XLA:CPU's pools deadlock two devices on two cores (xl
 
 def pytest_runtest_setup(item):
     """Before the test's fixtures: XLA's optimisations on only for tests marked
-    ``optimised`` (a module-scoped fixture compiles under its module's first test)."""
+    ``optimised`` (a module-scoped fixture compiles under its module's first test), in
+    this process and in the launchers and notebook kernels the test starts."""
     quick = item.get_closest_marker("optimised") is None
     jax.config.update("jax_disable_most_optimizations", quick)
+    os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1" if quick else "0"
 
 
 @pytest.fixture(scope="session")

@@ -285,3 +285,17 @@ def test_build_refuses_what_a_family_cannot_train():
         build(genesis, tiny_config()), ONE
     )
     assert isinstance(optax.tree.norm({"a": jnp.ones(1)}), jax.Array)
+
+
+def test_the_progress_bar_shows_each_recipes_own_keys(tmp_path, capsys):
+    """AIR's bar shows its ELBO and count accuracy, a GAN's its two losses: the logger
+    shows what the recipe names, not a fixed list of a VAE's keys."""
+    from ocg_jax.train.logging import RunLogger
+    from ocg_jax.train.recipes.score_function import ScoreFunction
+
+    assert ScoreFunction.progress == ("elbo", "count_acc")
+    logger = RunLogger(tmp_path, total_steps=10, progress=True)
+    logger.progress(3, {"elbo": 612.5, "count_acc": 0.75, "generator_loss": -1.25})
+    logger.close()
+    bar = capsys.readouterr().err
+    assert "elbo=612.5" in bar and "count_acc=0.75" in bar and "generator_loss=-1.25" in bar

@@ -64,8 +64,9 @@ class RunLogger:
                 self._tb.add_scalar(k, float(v), step)
 
     def progress(self, step: int, values: dict[str, float]) -> None:
+        """Move the bar to ``step`` and show ``values`` (the recipe's ``progress`` keys)."""
         self._bar.n = int(step)
-        shown = {k: f"{float(values[k]):.4g}" for k in ("loss", "nll", "beta") if k in values}
+        shown = {k: f"{float(v):.4g}" for k, v in values.items()}
         self._bar.set_postfix(shown, refresh=False)
         self._bar.refresh()
 

@@ -46,11 +46,14 @@ def image_pictures(model, variables, batch, outputs, samples, num: int = 8) -> d
     pics = {"reconstructions": viz.reconstruction_grid(spec, batch["image"], outputs, num)}
     pics["samples"] = viz.sample_grid(spec, samples)
     z0 = np.asarray(outputs.z_mean[0])
-    z = traversal_latents(z0, prior_scales(model, variables), num)
+    scales = prior_scales(model, variables)
+    z = traversal_latents(z0, scales, num)
     x = np.asarray(_decode_fn(model)(variables, z))
     x = spec.to_unit(x).reshape(z0.shape[0], num, *x.shape[1:-1], 3)
     rows = [np.clip(r, 0.0, 1.0) for r in x]
-    pics["traversals"] = viz.label_rows(viz.grid(rows), [f"z{d}" for d in range(len(rows))])
+    # each row sweeps its dimension from -v to +v, left to right
+    labels = [f"z{d} +-{TRAVERSAL_RANGE * scales[d]:.2g}" for d in range(len(rows))]
+    pics["traversals"] = viz.label_rows(viz.grid(rows), labels)
     return pics
 
 
