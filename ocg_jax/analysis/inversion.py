@@ -355,9 +355,12 @@ def format_report(report: dict) -> str:
     for method, r in report["methods"].items():
         worst = max(r["class_area_error"].items(), key=lambda kv: kv[1])
         lines.append(
-            f"{method:<10} pixel MSE {r['pixel_mse']:.4f}   largest class-area error: "
-            f"{worst[0]} {worst[1]:.2f}%"
+            f"{method:<10} {r['free_parameters']:6d} free numbers of {r['pixel_values']}  "
+            f"loss {r['objective']:.4f}  pixel MSE {r['pixel_mse']:.4f}  largest class-area "
+            f"error: {worst[0]} {worst[1]:.2f}%"
         )
+    if "warning" in report:
+        lines.append(f"warning: {report['warning']}")
     return "\n".join(lines)
 
 
@@ -419,12 +422,14 @@ def run_inversion(
         "methods": {},
     }
     seg_recons = {}
+    objective = jax.jit(jax.vmap(functools.partial(image_loss, features)))
     for method, x in recons.items():
         seg_recons[method] = seg(unit(x))
         err = np.abs(class_areas(seg_recons[method], len(seg.classes)) - areas_real).mean(0)
         report["methods"][method] = {
             "free_parameters": free[method],
             "pixel_values": pixel_values,
+            "objective": float(np.mean(objective(x, images))),  # pixel + feature L1
             "pixel_mse": float(np.mean(np.square(x - np.asarray(images)))),
             "class_area_error": dict(zip(seg.classes, map(float, err), strict=True)),
         }
