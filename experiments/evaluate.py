@@ -51,6 +51,9 @@ _DIS_IMAGES = flags.DEFINE_integer(
     "examples of the split whose encodings give the disentanglement scores (families that "
     "score them)",
 )
+_DCI_IMAGES = flags.DEFINE_integer(
+    "dci_images", 2_000, "of those, the first this many fit DCI's gradient-boosted trees"
+)
 _EVALUATORS = flags.DEFINE_list(
     "evaluators",
     None,
@@ -86,6 +89,7 @@ def main(argv):
         probe_test_images=_PROBE_TEST.value,
         probe_features=_PROBE_FEATURES.value,
         disentanglement_images=_DIS_IMAGES.value,
+        dci_images=_DCI_IMAGES.value,
         iw_samples=_IW_SAMPLES.value,
         iw_images=_IW_IMAGES.value,
         evaluators=",".join(_EVALUATORS.value or []),

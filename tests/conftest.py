@@ -9,6 +9,11 @@ level, 95 s without, on 2 loaded cores).  Tests marked ``optimised`` train or se
 many steps and compile at the default level, as users' runs and the launchers the tests
 start do (all at level 0, the suite took longer: 5,534 s of test time against 5,384).
 
+One BLAS thread per process (OpenBLAS, in numpy, scipy and scikit-learn): two workers
+on two cores, or one beside a background job, each with two threads, spin against each
+other: five logistic-regression probes took 0.7 s (2.2 s in a notebook kernel) with two
+threads beside one background job, and 0.14 s with one.
+
 No persistent compilation cache: executables reloaded from it aborted the
 process in a resumed run on jax 0.10.2's CPU backend (seen here; not chased).
 """
@@ -17,8 +22,11 @@ import os
 import sys
 from pathlib import Path
 
-import jax
-import pytest
+os.environ["OPENBLAS_NUM_THREADS"] = "1"  # the launchers and notebook kernels tests start
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from ocg_jax.platform.xla_flags import set_cpu_threads
 
@@ -28,6 +36,7 @@ sys.path.insert(0, str(ROOT))  # experiments/ is importable, as with `python -m`
 jax.config.update("jax_num_cpu_devices", 2)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 set_cpu_threads(2)  # else XLA:CPU's pools deadlock two devices on two cores (xla_flags.py)
+threadpool_limits(1, user_api="blas")  # numpy was imported before this file
 
 
 def pytest_runtest_setup(item):

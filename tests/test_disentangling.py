@@ -352,7 +352,6 @@ def test_pinwheel_decomposition_uses_every_prior_cluster(data_dir):
     assert np.mean(balance[""]) > np.mean(balance["vae"]) + 0.2, balance
 
 
-@pytest.mark.optimised
 def test_dsprites_quick_run_is_scored_and_drawn(tmp_path, data_dir):
     from PIL import Image
 
@@ -365,13 +364,15 @@ def test_dsprites_quick_run_is_scored_and_drawn(tmp_path, data_dir):
     c.data.data_dir, c.num_steps, c.eval_every, c.model.latent = data_dir, 4, 4, 4
     train_and_evaluate(c, tmp_path / "run", progress=False)
     result = evaluate_run(
-        load_run(tmp_path / "run"), num_images=32, disentanglement_images=128, progress=False
-    )
+        load_run(tmp_path / "run"), num_images=32, disentanglement_images=128,
+        iw_images=8, iw_samples=4, progress=False,
+    )  # fmt: skip
     d = result["disentanglement"]
     for key in ("disentanglement_score", "disentanglement_score_t", "mig", "hoyer"):
         assert 0.0 <= d[key] <= 1.0, key
     assert {"dci_disentanglement", "dci_completeness", "dci_informativeness"} <= set(d)
     assert d["num_images"] == 128 and "mig" in format_table(result)
+    assert result["log_likelihood"]["importance_samples"] == 4
     json.dumps(result)  # eval.json
     images = tmp_path / "run" / "images"
     traversals = np.asarray(Image.open(images / "traversals_0000004.png"))

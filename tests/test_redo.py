@@ -12,8 +12,6 @@ from ocg_jax.models.registry import get_model
 from ocg_jax.nn.redo import MaskNet
 from ocg_jax.train.collapse import CollapseError, StreakMonitor
 
-pytestmark = pytest.mark.optimised  # the module's run trains and evaluates: runtime-bound
-
 TINY = {"name": "redo", "image_size": 64, "nf_mask": 8, "mask_res": 1, "nf_gen": 4}
 TINY |= {"nf_disc": 8, "nf_rec": 8}
 

@@ -28,6 +28,7 @@ def evaluate_run(
     probe_test_images: int = 500,
     probe_features: str = "sample",
     disentanglement_images: int = 10_000,
+    dci_images: int = 2_000,
     iw_samples: int = 100,
     iw_images: int = 500,
     evaluators: str | None = None,
@@ -42,7 +43,8 @@ def evaluate_run(
     10,000 / 10,000 for FID.  Sizes larger than their split are cut to it, with a note
     (printed with ``progress``, and in the result's ``notes``).  ``probe_features``:
     ``"sample"`` (the original's) or ``"mean"``.  ``iw_samples`` importance samples give
-    log p(x) of ``iw_images`` images (families that report it).
+    log p(x) of ``iw_images`` images (families that report it); DCI's trees fit the first
+    ``dci_images`` codes of the disentanglement set.
     """
     if extractor not in EXTRACTORS:
         raise ValueError(f"unknown feature extractor {extractor!r}; known: {EXTRACTORS}")
@@ -61,7 +63,7 @@ def evaluate_run(
         inception_weights=inception_weights, feature_net_steps=feature_net_steps,
         probe_train_images=probe_train_images, probe_test_images=probe_test_images,
         probe_features=probe_features, disentanglement_images=disentanglement_images,
-        iw_samples=iw_samples, iw_images=iw_images,
+        dci_images=dci_images, iw_samples=iw_samples, iw_images=iw_images,
     )  # fmt: skip
     ev = Evaluation(run, split, source, train, 0, batch_size, seed, progress, options,
                     make_eval_batch(run, probe_features))  # fmt: skip

@@ -173,8 +173,10 @@ def collapse_record(ev: Evaluation) -> dict | None:
 
 
 def disentanglement(ev: Evaluation) -> dict:
-    return disentanglement_evaluation(ev.run, ev.split, ev.options["disentanglement_images"],
-                                      seed=ev.seed, progress=ev.progress)  # fmt: skip
+    o = ev.options
+    return disentanglement_evaluation(ev.run, ev.split, o["disentanglement_images"],
+                                      dci_images=o["dci_images"], seed=ev.seed,
+                                      progress=ev.progress)  # fmt: skip
 
 
 def log_likelihood(ev: Evaluation) -> dict:
