@@ -109,9 +109,10 @@ class Decoder:
 
     def early_stages(self, shapes: dict, layers: int | None, budget: int | None = None):
         """The stages that get a residual: the first ``layers`` of each decoder; by default
-        as many as keep their numbers within ``budget`` (half an image's pixel values:
-        the paper's residuals are about a quarter), at least one.  The rest (the paper's
-        G_f) is left as it is."""
+        as many as keep their numbers within ``budget`` (``residual_stages`` passes what
+        half an image's pixel values leave after the code; the paper's residuals are
+        about a quarter), at least one, and all of them without a budget.  The rest (the
+        paper's G_f) is left as it is."""
         per_path = [[k for k in shapes if tuple(k.split("/")[:-1]) == p] for p in self.paths]
         shortest = min(len(stages) for stages in per_path)
         if layers is None:
