@@ -110,7 +110,7 @@ def held_out_images(data, data_dir, segmenter_train_images: int, wanted: int):
             continue
         n = min(missing, len(source) - start)
         if n > 0:
-            parts.append(load_examples(source, start + n, ["image"])["image"][start:])
+            parts.append(load_examples(source, n, ["image"], start)["image"])
             sources.append(f"{split}[{start}:{start + n}]")
     reference = {"sources": sources, "segmenter_train_images": segmenter_train_images}
     return np.concatenate(parts), reference
