@@ -3,8 +3,9 @@ reconstruct.
 
 python -m experiments.invert --workdir=runs/gan_cpu [--num_images=500 --steps=3000]
 
-Starts from codes z0 (a GAN: an encoder E trained to invert z on the generator's
-samples; a VAE: the posterior means) and reconstructs test images three ways:
+Starts from codes z0 (a GAN: the paper's hybrid encoder, per-stage inverse networks
+composed and trained on the generator's samples; a VAE: the posterior means) and
+reconstructs test images three ways:
 G(z0), z optimised from z0 by L-BFGS, and z with residuals on the outputs of the
 early decoder layers (--layers; by default as many as keep the free numbers within
 half the pixel values) optimised (L1 pixel + scene-net feature loss + lambda sum
@@ -21,7 +22,9 @@ from experiments import cli
 _WORKDIR = flags.DEFINE_string("workdir", None, "run directory (holds config.json, checkpoints/)")
 _NUM = flags.DEFINE_integer("num_images", 500, "test images to invert")
 _STEPS = flags.DEFINE_integer("steps", 3000, "steps per image (L-BFGS for z, Adam layer-wise)")
-_ENC_STEPS = flags.DEFINE_integer("encoder_steps", 2000, "training steps of the z encoder")
+_ENC_STEPS = flags.DEFINE_integer(
+    "encoder_steps", 2000, "training steps of each phase of the GAN's hybrid encoder"
+)
 _LAMBDA = flags.DEFINE_float("lam", 1.0, "weight of the deltas' penalty")
 _LAYERS = flags.DEFINE_integer(
     "layers", None, "early decoder stages that get a residual (default: within half the pixels)"

@@ -141,8 +141,12 @@ def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path):
     from ocg_jax.analysis.inversion import format_report, run_inversion
 
     report = run_inversion(
-        gan_run[1], 2, 100, 60, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
+        gan_run[1], 2, 100, 20, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
     )
+    assert report["encoder"] == "hybrid: inverses of Dense_0, BatchNorm_0 over a conv bottom"
+    assert set(report["encoder_losses"]) == {
+        "invert Dense_0", "invert BatchNorm_0", "bottom", "hybrid", "z_mse"
+    }  # fmt: skip
     assert json.loads((tmp_path / "inversion.json").read_text())["methods"] == report["methods"]
     loss = {m: r["objective"] for m, r in report["methods"].items()}
     assert set(loss) == {"encoder", "z", "layerwise"}
@@ -159,6 +163,28 @@ def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path):
     assert "background" in classes and all(v >= 0 for v in classes.values())
     assert (tmp_path / "inversion.png").exists()
     assert "layerwise" in format_report(report)
+
+
+def test_hybrid_encoder_inverts_each_stage_then_the_image(gan_run):
+    """The paper's starting encoder: per-stage inverses composed over a conv bottom."""
+    from scipy.spatial.distance import cosine
+
+    from ocg_jax.analysis.inversion import Decoder
+    from ocg_jax.analysis.layer_inverse import HybridEncoder, cse
+
+    run = gan_run[1]
+    enc = HybridEncoder(run.model, Decoder(run.model), run.variables, ["Dense_0", "BatchNorm_0"])
+    assert enc.shapes == [(16,), (4 * 4 * 32,), (4, 4, 32)]  # z, then each stage's output
+    z, outs, images = enc._sample(jax.random.PRNGKey(3))
+    for i, s_prev in enumerate([z, outs[0]], start=1):  # G_i: stage i from stage i - 1's output
+        np.testing.assert_allclose(enc._stage(i, s_prev), outs[i - 1], rtol=1e-5, atol=1e-5)
+    a, b = np.asarray(outs[1]).reshape(len(z), -1), np.asarray(outs[1]).reshape(len(z), -1)[::-1]
+    expected = np.mean([cosine(x, y) for x, y in zip(a, b, strict=True)])
+    np.testing.assert_allclose(cse(a, b), expected, rtol=1e-5)
+    losses = enc.train(100)
+    assert losses["invert Dense_0"] < 0.1 and losses["invert BatchNorm_0"] < 0.1, losses
+    assert losses["z_mse"] < 0.5, losses  # E[z^2] = 1: a code of zeros scores 1
+    assert enc(images).shape == z.shape
 
 
 @pytest.mark.optimised

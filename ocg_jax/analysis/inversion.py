@@ -7,8 +7,8 @@ method interception, without the decoder knowing.  For the multi-component model
 stage holds every component, so each component gets its own delta.  Three ways to
 reconstruct a real image ``x`` are compared:
 
-* ``encoder``: ``G(z0)`` with ``z0 = E(x)`` (a GAN: an encoder trained to invert ``z``
-  on samples; a VAE: its posterior mean);
+* ``encoder``: ``G(z0)`` with ``z0 = E(x)`` (a GAN: the paper's hybrid encoder trained on
+  its samples; a VAE: its posterior mean);
 * ``z``: ``z`` optimised from ``z0`` by full-batch L-BFGS (the paper's baseline);
 * ``layerwise``: ``z`` and a residual on each of the first ``n`` stages optimised:
   ``r = G_f(delta_n + g_n(... delta_1 + g_1(z)))``, by default as many stages as keep
@@ -20,8 +20,8 @@ dataset's scene net, ``ocg_jax.analysis.feature_net``; the paper's is VGG-16), o
 relative to the target's mean |feature|, plus ``lam * sum_i mean(delta_i^2)`` for the
 residuals.  Adam from lr 0.01, halved at steps 800, 1200 and 1800 (the paper's
 schedule); the per-image problems are ``vmap``-ed and their steps run in one
-``lax.scan`` under ``jit``.  The paper also composes per-layer inverse networks into
-its starting encoder; ours is one conv encoder trained on ``||E(G(z)) - z||^2``.
+``lax.scan`` under ``jit``.  A GAN's starting codes come from the paper's hybrid encoder:
+per-stage inverse networks composed (``layer_inverse``).
 Images ``[N, S, S, 3]`` in the model's input range.
 """
 
@@ -123,6 +123,23 @@ class Decoder:
             raise ValueError(f"layers must be in 1..{shortest} for this decoder, got {layers}")
         return [k for stages in per_path for k in stages[:layers]]
 
+    def stage_outputs(self, variables, code, replace: dict | None = None) -> dict:
+        """``{stage path: output}`` of one pass, ``replace[stage]`` standing in for those
+        stages' outputs (the later stages see it; the earlier ones run unused)."""
+        outs, replace = {}, replace or {}
+
+        def swap(next_fun, args, kwargs, ctx):
+            out = next_fun(*args, **kwargs)
+            if self._path_of_stage(ctx) is None:
+                return out
+            key = "/".join(ctx.module.path)
+            outs[key] = replace.get(key, out)
+            return outs[key]
+
+        with nn.intercept_methods(swap):
+            self(variables, code)
+        return outs
+
     def with_deltas(self, variables, code, deltas: dict):
         """The decoder's images with ``deltas[stage]`` added to each stage's output."""
 
@@ -136,45 +153,6 @@ class Decoder:
             return self(variables, code)
 
 
-class ZEncoder(nn.Module):
-    """``[N, S, S, 3] -> [N, Z]``: stride-2 convs (32, 64, 128, 128, ReLU), then linear."""
-
-    z_dim: int
-
-    @nn.compact
-    def __call__(self, x):
-        for c in (32, 64, 128, 128):
-            x = nn.relu(nn.Conv(c, (3, 3), (2, 2))(x))
-        return nn.Dense(self.z_dim)(x.reshape(x.shape[0], -1))
-
-
-def train_encoder(model, variables, steps: int = 2000, batch_size: int = 64, seed: int = 0):
-    """``(encoder, params, losses [steps])``: ``E`` minimising ``||E(G(z)) - z||^2`` on fresh
-    samples of a GAN (Adam 1e-3)."""
-    enc = ZEncoder(model.net.z_dim)
-    rng = jax.random.PRNGKey(seed)
-    x0 = jnp.zeros((1, *model.input_spec.shape))
-    params = enc.init(rng, x0)["params"]
-    tx = optax.adam(1e-3)
-
-    def loss_fn(p, key):
-        z = model.noise(key, batch_size)
-        x = jax.lax.stop_gradient(model.generate(variables, z)[0])
-        return jnp.mean(jnp.square(enc.apply({"params": p}, x) - z))
-
-    @jax.jit
-    def step(p, opt, key):
-        loss, g = jax.value_and_grad(loss_fn)(p, key)
-        updates, opt = tx.update(g, opt, p)
-        return optax.apply_updates(p, updates), opt, loss
-
-    opt, losses = tx.init(params), []
-    for i in range(steps):  # a Python loop: XLA:CPU ran these convs 6x slower inside a scan
-        params, opt, loss = step(params, opt, jax.random.fold_in(rng, i + 1))
-        losses.append(loss)
-    return enc, params, np.asarray(jax.device_get(losses))
-
-
 def posterior_code(model, outputs):
     """A VAE's posterior means as the code its ``Decoder`` takes (see ``Decoder``)."""
     if model.name.startswith("genesis"):
@@ -183,12 +161,19 @@ def posterior_code(model, outputs):
     return outputs.zc_mean if model.name == "monet" else outputs.z_mean
 
 
-def initial_codes(model, variables, images, steps: int = 2000, seed: int = 0):
-    """``(codes, notes)``: a GAN's trained encoder's codes ``[N, Z]``, or a VAE's posterior
-    means (``posterior_code``)."""
+def initial_codes(model, variables, images, steps=2000, seed=0, layers=None):
+    """``(codes, notes)``: a GAN's codes from the paper's hybrid encoder (per-stage inverses
+    of its residual stages, composed and trained for ``steps`` a phase:
+    ``layer_inverse.HybridEncoder``), or a VAE's posterior means (``posterior_code``)."""
     if model.name == "gan":
-        enc, params, losses = train_encoder(model, variables, steps, seed=seed)
-        return enc.apply({"params": params}, images), {"encoder_z_mse": float(losses[-1])}
+        from ocg_jax.analysis.layer_inverse import HybridEncoder
+
+        decoder, probe = Decoder(model), model.noise(jax.random.PRNGKey(seed), 1)
+        _, stages, _ = residual_stages(decoder, variables, probe, images[0].size, layers)
+        encoder = HybridEncoder(model, decoder, variables, stages)
+        losses = encoder.train(steps, seed)
+        notes = {"encoder": f"hybrid: inverses of {', '.join(stages)} over a conv bottom"}
+        return encoder(images), notes | {"encoder_losses": losses, "encoder_z_mse": losses["z_mse"]}
     encode = jax.jit(
         lambda v, x, key: posterior_code(model, model.apply(v, x, key, train=False)[0])
     )
@@ -395,7 +380,7 @@ def run_inversion(
     data, spec = run.config.data, model.input_spec
     test = load_source(data.name, data.config, "test", run.data_dir)
     images = spec.preprocess(load_examples(test, min(num_images, len(test)), ["image"])["image"])
-    z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed)
+    z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed, layers)
     features = scene_features_fn(model, run, feature_net_steps)
     recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam, layers, methods)
     pixel_values = int(np.prod(images.shape[1:]))
