@@ -30,7 +30,7 @@ _LAYERS = flags.DEFINE_integer(
     "layers", None, "early decoder stages that get a residual (default: within half the pixels)"
 )
 _SEG_STEPS = flags.DEFINE_integer(
-    "segmenter_steps", None, "segmenter training steps (cached; default: the segmenter's STEPS)"
+    "segmenter_steps", None, "segmenter training steps (cached; default: 8000, fewer on tiny data)"
 )
 _FNET_STEPS = flags.DEFINE_integer(
     "feature_net_steps", None, "scene-net training steps (cached; default as in evaluate)"
@@ -61,6 +61,7 @@ def main(argv):
         _FNET_STEPS.value,
         _OUT.value,
         methods=_METHODS.value,
+        progress=True,
     )
     print(format_report(report))
     print(f"wrote {report['out_dir']}/inversion.json and inversion.png")

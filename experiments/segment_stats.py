@@ -21,7 +21,7 @@ _NUM = flags.DEFINE_integer(
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
 _BATCH = flags.DEFINE_integer("batch_size", 64, "sampling and segmenting batch size")
 _SEG_STEPS = flags.DEFINE_integer(
-    "segmenter_steps", None, "segmenter training steps (cached; default: the segmenter's STEPS)"
+    "segmenter_steps", None, "segmenter training steps (cached; default: 8000, fewer on tiny data)"
 )
 _SEED = flags.DEFINE_integer("seed", 0, "sampling seed")
 _OUT = flags.DEFINE_string("out_dir", None, "where to write the JSON and PNG (default: WORKDIR)")

@@ -136,13 +136,17 @@ def test_tiny_run_trains_samples_and_evaluates(gan_run):
 
 
 @pytest.mark.optimised
-def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path):
+def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path, capsys):
     # the library behind experiments.invert (in-process; see test_segment_stats_of_a_run)
     from ocg_jax.analysis.inversion import format_report, run_inversion
 
     report = run_inversion(
-        gan_run[1], 2, 100, 20, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path
-    )
+        gan_run[1], 2, 100, 20, segmenter_steps=150, feature_net_steps=20, out_dir=tmp_path,
+        progress=True,
+    )  # fmt: skip
+    bars = capsys.readouterr().err  # every stage that trains or searches shows a bar
+    for stage in ("hybrid encoder: invert Dense_0", "fine-tune", "z: 100 steps", "layerwise"):
+        assert stage in bars, bars[-2000:]
     assert report["encoder"] == "hybrid: inverses of Dense_0, BatchNorm_0 over a conv bottom"
     assert set(report["encoder_losses"]) == {
         "invert Dense_0", "invert BatchNorm_0", "bottom", "hybrid", "z_mse"

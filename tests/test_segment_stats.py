@@ -178,3 +178,10 @@ def test_segment_stats_of_a_run(tiny_run, tmp_path):
     assert report["segmenter"]["name"].startswith("segmenter:multi_dsprites/tiny_32px")
     assert (tmp_path / "segment_stats.png").exists()
     assert "FSD" in format_report(report) and "most under-generated" in format_report(report)
+
+
+def test_a_quick_runs_segmenter_gets_a_quick_default():
+    from ocg_jax.analysis.segmenter import STEPS, default_steps
+
+    assert default_steps(5_000) == STEPS == 8000  # small_32px: the measured segmenter
+    assert default_steps(256) == 512 and default_steps(64) == 300  # 64 passes, at least 300

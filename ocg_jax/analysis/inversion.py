@@ -34,6 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ocg_jax.platform.progress import tqdm
+
 METHODS = ("encoder", "z", "layerwise")
 # where each family's stages live: one module path per decoder (GENESIS has two)
 DECODER_PATHS = {
@@ -161,7 +163,7 @@ def posterior_code(model, outputs):
     return outputs.zc_mean if model.name == "monet" else outputs.z_mean
 
 
-def initial_codes(model, variables, images, steps=2000, seed=0, layers=None):
+def initial_codes(model, variables, images, steps=2000, seed=0, layers=None, progress=False):
     """``(codes, notes)``: a GAN's codes from the paper's hybrid encoder (per-stage inverses
     of its residual stages, composed and trained for ``steps`` a phase:
     ``layer_inverse.HybridEncoder``), or a VAE's posterior means (``posterior_code``)."""
@@ -171,7 +173,7 @@ def initial_codes(model, variables, images, steps=2000, seed=0, layers=None):
         decoder, probe = Decoder(model), model.noise(jax.random.PRNGKey(seed), 1)
         _, stages, _ = residual_stages(decoder, variables, probe, images[0].size, layers)
         encoder = HybridEncoder(model, decoder, variables, stages)
-        losses = encoder.train(steps, seed)
+        losses = encoder.train(steps, seed, progress)
         notes = {"encoder": f"hybrid: inverses of {', '.join(stages)} over a conv bottom"}
         return encoder(images), notes | {"encoder_losses": losses, "encoder_z_mse": losses["z_mse"]}
     encode = jax.jit(
@@ -266,12 +268,14 @@ def invert(
     layers: int | None = None,
     methods=METHODS,
     chunk: int = 100,
+    progress: bool = False,
 ):
     """``{method: reconstructions [N, S, S, 3]}`` of ``images`` from codes ``z0`` (leading
     axis N; see ``Decoder``) by each of ``methods`` (``METHODS``); ``features``: a fixed
     ``[N, S, S, 3] -> [N, D]`` network on model-space images; ``layers``: how many early
     stages of each decoder get a residual (``Decoder.early_stages``).  Images are
-    optimised ``chunk`` at a time (each on its own: the chunks only bound the memory)."""
+    optimised ``chunk`` at a time (each on its own: the chunks only bound the memory; with
+    ``progress``, a bar per method counts them, its ETA from the first)."""
     methods = check_methods(methods)
     images = jnp.asarray(images, jnp.float32)
     shapes, names, _ = residual_stages(decoder, variables, z0, images[0].size, layers)
@@ -284,9 +288,11 @@ def invert(
         )[0],
     }
     for method in [m for m in ("z", "layerwise") if m in methods]:
+        starts = range(0, len(images), chunk)
+        desc = f"{method}: {steps} steps, {chunk} images a chunk"
         parts = [
             run[method](code_slice(z0, slice(i, i + chunk)), images[i : i + chunk])
-            for i in range(0, len(images), chunk)
+            for i in tqdm(starts, desc=desc, unit="chunk", disable=not progress, leave=False)
         ]
         out[method] = jnp.concatenate(parts)
     return {k: np.asarray(v) for k, v in out.items()}
@@ -306,12 +312,12 @@ def residual_stages(decoder, variables, z0, pixel_values: int, layers: int | Non
     return shapes, names, {"encoder": 0, "z": code, "layerwise": code + residuals}
 
 
-def scene_features_fn(model, run, steps: int | None = None):
+def scene_features_fn(model, run, steps: int | None = None, progress: bool = False):
     """The dataset's scene net (trained for ``steps`` and cached; None: the evaluation's
     default) as a pure ``[N, S, S, 3]`` (model space) ``-> [N, 128]``."""
     from ocg_jax.analysis.evaluators import get_extractor
 
-    net = get_extractor(run, "scene_net", steps=steps)
+    net = get_extractor(run, "scene_net", steps=steps, progress=progress)
     params, spec = net.params, model.input_spec
     to_unit = lambda x: (x - spec.low) / (spec.high - spec.low)
     return lambda x: net.model.net.apply({"params": params}, to_unit(x)).features
@@ -362,11 +368,12 @@ def run_inversion(
     out_dir=None,
     seed: int = 0,
     methods=METHODS,
+    progress: bool = False,
 ) -> dict:
     """Invert ``num_images`` test images of ``run`` (any family in ``DECODER_PATHS``) by each
     of ``methods``; segment the real images and the reconstructions.  Writes ``inversion.json``
     (per method: pixel MSE and the mean absolute error of each class's area, in percent)
-    and ``inversion.png``."""
+    and ``inversion.png``; ``progress``: a bar for every stage that trains or searches."""
     import json
     from pathlib import Path
 
@@ -380,9 +387,12 @@ def run_inversion(
     data, spec = run.config.data, model.input_spec
     test = load_source(data.name, data.config, "test", run.data_dir)
     images = spec.preprocess(load_examples(test, min(num_images, len(test)), ["image"])["image"])
-    z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed, layers)
-    features = scene_features_fn(model, run, feature_net_steps)
-    recons = invert(decoder, run.variables, images, z0, features, steps, 0.01, lam, layers, methods)
+    z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed, layers, progress)
+    features = scene_features_fn(model, run, feature_net_steps, progress)
+    recons = invert(
+        decoder, run.variables, images, z0, features, steps, 0.01, lam, layers, methods,
+        progress=progress,
+    )  # fmt: skip
     pixel_values = int(np.prod(images.shape[1:]))
     _, stages, free = residual_stages(decoder, run.variables, z0, pixel_values, layers)
     if free["layerwise"] > pixel_values // 2:
@@ -391,7 +401,9 @@ def run_inversion(
             f"numbers an image, more than half its {pixel_values} pixel values: a low "
             "error shows little about what the decoder cannot draw"
         )
-    seg = scene_segmenter(data.name, data.config, run.data_dir, steps=segmenter_steps)
+    seg = scene_segmenter(
+        data.name, data.config, run.data_dir, steps=segmenter_steps, progress=progress
+    )
     unit = lambda x: np.clip(spec.to_unit(x), 0.0, 1.0)
     seg_real = seg(unit(images))
     areas_real = class_areas(seg_real, len(seg.classes))

@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ocg_jax.platform.progress import tqdm
+
 
 def cse(x, y):
     """The paper's ``cor_square_error``: mean over examples of ``1 - cos(x_b, y_b)``."""
@@ -86,8 +88,9 @@ class Bottom(nn.Module):
         return nn.Dense(int(np.prod(self.out_shape)))(x.reshape(x.shape[0], -1))
 
 
-def _fit(loss_fn, params, steps: int, lr: float, seed: int):
-    """``(params, final loss)`` after ``steps`` of Adam on ``loss_fn(params, key)``."""
+def _fit(loss_fn, params, steps: int, lr: float, seed: int, desc: str | None = None):
+    """``(params, final loss)`` after ``steps`` of Adam on ``loss_fn(params, key)``; a
+    progress bar named ``desc`` if given."""
     tx = optax.adam(lr)
 
     @jax.jit
@@ -97,7 +100,8 @@ def _fit(loss_fn, params, steps: int, lr: float, seed: int):
         return optax.apply_updates(p, updates), opt, loss
 
     opt, rng, loss = tx.init(params), jax.random.PRNGKey(seed), jnp.nan
-    for i in range(steps):  # a Python loop: XLA:CPU ran convs 6x slower inside a scan
+    bar = tqdm(range(steps), desc=desc, disable=desc is None, leave=False)
+    for i in bar:  # a Python loop: XLA:CPU ran convs 6x slower inside a scan
         params, opt, loss = step(params, opt, jax.random.fold_in(rng, i))
     return params, float(loss)
 
@@ -142,9 +146,11 @@ class HybridEncoder:
     def __call__(self, images):
         return jax.jit(self.encode)(self.params, images)[0]
 
-    def train(self, steps: int, seed: int = 0) -> dict[str, float]:
-        """Fits the inverses, the bottom, then the composition (``steps`` each); the final
-        training loss of each phase, and the z error on fresh samples."""
+    def train(self, steps: int, seed: int = 0, progress: bool = False) -> dict[str, float]:
+        """Fits the inverses, the bottom, then the composition (``steps`` each, a progress
+        bar each with ``progress``); the final training loss of each phase, and the z error
+        on fresh samples."""
+        bar = lambda what: f"hybrid encoder: {what}" if progress else None
         losses, keys = {}, jax.random.split(jax.random.PRNGKey(seed), len(self.inverses) + 2)
         x0 = jnp.zeros((1, *self.model.input_spec.shape))
         inverses = []
@@ -158,7 +164,8 @@ class HybridEncoder:
                 est = inv.apply({"params": p}, s)
                 return cse(s_prev, est) + 0.01 * cse(s, self._stage(i, est))
 
-            p, losses[f"invert {self.stages[i - 1]}"] = _fit(loss_fn, p0, steps, 1e-3, seed + i)
+            what = f"invert {self.stages[i - 1]}"
+            p, losses[what] = _fit(loss_fn, p0, steps, 1e-3, seed + i, bar(what))
             inverses.append(p)
 
         def bottom_loss(p, k):
@@ -166,7 +173,7 @@ class HybridEncoder:
             return cse(outs[-1], self.bottom.apply({"params": p}, images))
 
         p0 = self.bottom.init(keys[-2], x0)["params"]
-        bottom, losses["bottom"] = _fit(bottom_loss, p0, steps, 1e-3, seed + 100)
+        bottom, losses["bottom"] = _fit(bottom_loss, p0, steps, 1e-3, seed + 100, bar("bottom"))
 
         def hybrid_loss(p, k):
             z, outs, images = self._sample(k)
@@ -176,7 +183,9 @@ class HybridEncoder:
             return cse(outs[-1], s_est) + cse(z, z_est) + cse(outs[-1], rec) + image_err
 
         params = {"inverses": inverses, "bottom": bottom}
-        self.params, losses["hybrid"] = _fit(hybrid_loss, params, steps, 1e-4, seed + 200)
+        self.params, losses["hybrid"] = _fit(
+            hybrid_loss, params, steps, 1e-4, seed + 200, bar("fine-tune")
+        )
         z, _, images = self._sample(jax.random.fold_in(keys[-1], 1))
         losses["z_mse"] = float(jnp.mean(jnp.square(self(images) - z)))
         return losses

@@ -29,6 +29,12 @@ EMPTY_SHARE = 0.1  # of each training batch, replaced by empty scenes
 STEPS = 8000  # default training steps (at 3,000, squares were still read as hearts)
 
 
+def default_steps(num_train: int, batch_size: int = 32) -> int:
+    """``STEPS`` on the full and small sets; on fewer images (a ``:quick`` run's tiny data)
+    64 passes over them, at least 300 steps."""
+    return min(STEPS, max(300, 64 * num_train // batch_size))
+
+
 class SceneSegmenter:
     """A trained segmenter: ``seg(images [N, H, W, C] in [0, 1]) -> class maps [N, H, W]``."""
 
@@ -105,18 +111,18 @@ def scene_segmenter(
 ) -> SceneSegmenter:
     """The segmenter for ``dataset/config``: loaded from the cache, else trained and cached
     (``<data_dir or ~/tensorflow_datasets>/ocg_jax_feature_nets/segmenter_...``) after
-    ``steps`` training steps (default ``STEPS``)."""
+    ``steps`` training steps (default: ``default_steps`` of the train split)."""
     if dataset not in SEGMENT_CLASSES:
         raise ValueError(
             f"no per-pixel classes for {dataset!r}, so no segmenter; known: "
             f"{sorted(SEGMENT_CLASSES)}"
         )
     classes = SEGMENT_CLASSES[dataset]
-    steps = STEPS if steps is None else steps
+    train = load_source(dataset, config, "train", data_dir)
+    steps = default_steps(min(len(train), max_train_images), batch_size) if steps is None else steps
     stem = f"segmenter_{dataset}_{config}_v{VERSION}_s{steps}"
     weights, info = cache_files(stem, data_dir, cache_dir)
     name = f"segmenter:{dataset}/{config}:v{VERSION}:{steps}steps"
-    train = load_source(dataset, config, "train", data_dir)
     ex = load_examples(train, 1, ["image"])
     model = segmenter(ex["image"].shape[1], len(classes), ex["image"].shape[-1])
     if weights.exists() and info.exists():
