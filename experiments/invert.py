@@ -8,8 +8,9 @@ composed and trained on the generator's samples; a VAE: the posterior means) and
 reconstructs test images three ways:
 G(z0), z optimised from z0 by L-BFGS, and z with residuals on the outputs of the
 early decoder layers (--layers; by default as many as keep the free numbers within
-half the pixel values) optimised (L1 pixel + scene-net feature loss + lambda sum
-mean(delta^2); Adam 0.01, halved at 800, 1200, 1800).  Writes WORKDIR/inversion.json
+half the pixel values) optimised (L1 pixel + L1 feature loss + lambda sum mean(delta^2);
+Adam 0.01, halved at 800, 1200, 1800; the features: VGG-16's with --vgg_weights, as the
+paper, else the dataset's scene net).  Writes WORKDIR/inversion.json
 (per method: free parameters and pixel values per image, pixel MSE and per-class
 area error of the segmentations) and WORKDIR/inversion.png (real images, each
 reconstruction, each beside its segmentation).
@@ -34,6 +35,12 @@ _SEG_STEPS = flags.DEFINE_integer(
 )
 _FNET_STEPS = flags.DEFINE_integer(
     "feature_net_steps", None, "scene-net training steps (cached; default as in evaluate)"
+)
+_VGG = flags.DEFINE_string(
+    "vgg_weights",
+    None,
+    "torchvision's vgg16-397923af.pth (or an .npz of it): the paper's "
+    "feature loss; default: the dataset's scene net",
 )
 _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (default: latest)")
 _METHODS = flags.DEFINE_list(
@@ -62,6 +69,7 @@ def main(argv):
         _OUT.value,
         methods=_METHODS.value,
         progress=True,
+        vgg_weights=_VGG.value,
     )
     print(format_report(report))
     print(f"wrote {report['out_dir']}/inversion.json and inversion.png")

@@ -128,3 +128,20 @@ def init_variables(model, x: jax.Array, seed: int = 1):
     XLA:CPU compiles much faster (as ``create_train_state`` does)."""
     with jax.threefry_partitionable(False):
         return jax.jit(model.init)(jax.random.PRNGKey(seed), x)
+
+
+def write_vgg_npz(path) -> dict:
+    """An ``.npz`` of random weights under torchvision's VGG-16 keys (``features.N``, up to
+    conv4_2, and a classifier entry the reader skips); returns what it wrote."""
+    import numpy as np
+
+    from ocg_jax.analysis.vgg import conv_indices
+
+    rng, state, cin = np.random.default_rng(0), {}, 3
+    for i, width in zip(conv_indices(), (64, 64, 128, 128, 256, 256, 256, 512, 512), strict=True):
+        state[f"features.{i}.weight"] = rng.normal(0, 0.05, (width, cin, 3, 3)).astype(np.float32)
+        state[f"features.{i}.bias"] = rng.normal(0, 0.1, width).astype(np.float32)
+        cin = width
+    state["classifier.0.bias"] = np.zeros(4, np.float32)
+    np.savez(path, **state)
+    return state

@@ -136,3 +136,36 @@ def test_probes_find_a_linear_signal_and_not_noise():
         probe_accuracy(x[:10], y[:9], x, y)
     with pytest.raises(ValueError, match="unknown probe"):
         probe_accuracy(x, y, x, y, "svm")
+
+
+def test_vgg_features_read_torchvisions_layout_and_compute_its_convs(tmp_path):
+    import flax.linen as nn
+    from helpers import write_vgg_npz
+
+    from ocg_jax.analysis.vgg import VGG16Features, conv_indices, load_vgg_params, vgg_features_fn
+
+    assert conv_indices() == [0, 2, 5, 7, 10, 12, 14, 17, 19]  # torchvision's features.N
+    state = write_vgg_npz(tmp_path / "vgg16.npz")  # random weights, torchvision's keys
+    rng = np.random.default_rng(1)
+    params = load_vgg_params(tmp_path / "vgg16.npz")
+    # the first conv as torch computes it: cross-correlation, zero padding 1, OIHW weights
+    x = rng.uniform(-1, 1, (2, 8, 8, 3)).astype(np.float32)
+    pad, w = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), state["features.0.weight"]
+    taps = [(i, j) for i in range(3) for j in range(3)]
+    ref = sum(
+        np.einsum("nhwc,oc->nhwo", pad[:, i : i + 8, j : j + 8], w[:, :, i, j]) for i, j in taps
+    )
+    conv = nn.Conv(64, (3, 3), padding=((1, 1), (1, 1)))
+    got = conv.apply({"params": params["features_0"]}, x)
+    np.testing.assert_allclose(got, ref + state["features.0.bias"], rtol=1e-4, atol=1e-4)
+    # images in [-1, 1] go in as they are, as the original feeds its GAN's
+    features = vgg_features_fn(tmp_path / "vgg16.npz", to_unit=lambda a: (a + 1) / 2)
+    direct = VGG16Features().apply({"params": params}, x)
+    assert direct.shape == (2, 1, 1, 512)
+    np.testing.assert_allclose(features(x), direct.reshape(2, -1), rtol=1e-4, atol=1e-5)
+    del state["features.19.weight"]
+    np.savez(tmp_path / "cut.npz", **state)
+    with pytest.raises(ValueError, match="no conv features.19"):
+        load_vgg_params(tmp_path / "cut.npz")
+    with pytest.raises(FileNotFoundError, match="vgg16-397923af.pth"):
+        load_vgg_params(tmp_path / "missing.pth")

@@ -148,6 +148,7 @@ def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path, c
     for stage in ("hybrid encoder: invert Dense_0", "fine-tune", "z: 100 steps", "layerwise"):
         assert stage in bars, bars[-2000:]
     assert report["encoder"] == "hybrid: inverses of Dense_0, BatchNorm_0 over a conv bottom"
+    assert report["features"] == "the dataset's scene net"
     assert set(report["encoder_losses"]) == {
         "invert Dense_0", "invert BatchNorm_0", "bottom", "hybrid", "z_mse"
     }  # fmt: skip
@@ -167,6 +168,19 @@ def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path, c
     assert "background" in classes and all(v >= 0 for v in classes.values())
     assert (tmp_path / "inversion.png").exists()
     assert "layerwise" in format_report(report)
+
+
+def test_the_feature_loss_reads_vgg_where_the_user_has_its_weights(gan_run, tmp_path):
+    from helpers import write_vgg_npz
+
+    from ocg_jax.analysis.inversion import image_loss, loss_features
+
+    write_vgg_npz(tmp_path / "vgg16.npz")
+    features, what = loss_features(gan_run[1], tmp_path / "vgg16.npz")
+    assert what == f"VGG-16 features.20 ({tmp_path / 'vgg16.npz'})"
+    x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)), jnp.float32)
+    assert features(x).shape == (2, 4 * 4 * 512)
+    assert float(image_loss(features, x[0], x[0])) == 0.0 < float(image_loss(features, x[0], x[1]))
 
 
 def test_hybrid_encoder_inverts_each_stage_then_the_image(gan_run):

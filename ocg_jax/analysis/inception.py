@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ocg_jax.analysis.torch_weights import read_state_dict
+
 Array = jax.Array
 
 
@@ -211,25 +213,8 @@ def load_inception_weights(path: str | Path) -> dict:
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` if the file does
     not hold exactly the pool3 network's weights.
     """
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"Inception weight file {path} not found; see README (Fréchet distances) for how "
-            "to get pt_inception-2015-12-05-6726825d.pth"
-        )
-    if path.suffix == ".npz":
-        with np.load(path) as f:
-            state = {k: f[k] for k in f.files}
-    elif path.suffix in (".pth", ".pt"):
-        try:
-            import torch
-        except ImportError as e:
-            raise ImportError(
-                f"reading {path} needs torch; or convert it to .npz (see the README, Evaluation)"
-            ) from e
-        state = {k: v.numpy() for k, v in torch.load(path, map_location="cpu").items()}
-    else:
-        raise ValueError(f"Inception weights must be .pth or .npz, got {path.name}")
+    where = "see README (Fréchet distances) for how to get pt_inception-2015-12-05-6726825d.pth"
+    state = read_state_dict(path, "Inception", where)
     variables = torch_state_to_variables(state)
     expected = jax.eval_shape(
         InceptionV3(resize=75).init, jax.random.PRNGKey(0), jnp.zeros((1, 75, 75, 3))

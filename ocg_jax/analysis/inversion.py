@@ -356,6 +356,39 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def score_methods(images, recons, features, free, seg_real, seg_recons, seg) -> dict:
+    """Per method: its free numbers and the image's, the objective (pixel + feature L1),
+    pixel MSE, and each class's mean absolute area error (percent) of ``seg``'s maps of
+    the reconstructions ``seg_recons`` against the real images' ``seg_real``."""
+    from ocg_jax.metrics.segment_stats import class_areas
+
+    areas_real = class_areas(seg_real, len(seg.classes))
+    objective = jax.jit(jax.vmap(functools.partial(image_loss, features)))
+    scores = {}
+    for method, x in recons.items():
+        err = np.abs(class_areas(seg_recons[method], len(seg.classes)) - areas_real).mean(0)
+        scores[method] = {
+            "free_parameters": free[method],
+            "pixel_values": int(np.prod(images.shape[1:])),
+            "objective": float(np.mean(objective(x, images))),
+            "pixel_mse": float(np.mean(np.square(x - np.asarray(images)))),
+            "class_area_error": dict(zip(seg.classes, map(float, err), strict=True)),
+        }
+    return scores
+
+
+def loss_features(run, vgg_weights=None, steps: int | None = None, progress: bool = False):
+    """``(features, what they are)``: VGG-16's (the paper's) from ``vgg_weights`` if given,
+    else the dataset's scene net trained for ``steps``; ``[N, S, S, 3]`` (model space)
+    ``-> [N, D]``."""
+    if vgg_weights:
+        from ocg_jax.analysis.vgg import vgg_features_fn
+
+        features = vgg_features_fn(vgg_weights, run.model.input_spec.to_unit)
+        return features, f"VGG-16 features.20 ({vgg_weights})"
+    return scene_features_fn(run.model, run, steps, progress), "the dataset's scene net"
+
+
 def run_inversion(
     run,
     num_images: int = 500,
@@ -369,17 +402,18 @@ def run_inversion(
     seed: int = 0,
     methods=METHODS,
     progress: bool = False,
+    vgg_weights=None,
 ) -> dict:
     """Invert ``num_images`` test images of ``run`` (any family in ``DECODER_PATHS``) by each
     of ``methods``; segment the real images and the reconstructions.  Writes ``inversion.json``
     (per method: pixel MSE and the mean absolute error of each class's area, in percent)
-    and ``inversion.png``; ``progress``: a bar for every stage that trains or searches."""
+    and ``inversion.png``; ``progress``: a bar for every stage that trains or searches.  The
+    feature loss reads VGG-16 (the paper's) from ``vgg_weights`` if given, else the scene net."""
     import json
     from pathlib import Path
 
     from ocg_jax.analysis.segmenter import scene_segmenter
     from ocg_jax.data.pipeline import load_examples, load_source
-    from ocg_jax.metrics.segment_stats import class_areas
     from ocg_jax.viz import save_png
 
     model, methods = run.model, check_methods(methods)
@@ -388,7 +422,7 @@ def run_inversion(
     test = load_source(data.name, data.config, "test", run.data_dir)
     images = spec.preprocess(load_examples(test, min(num_images, len(test)), ["image"])["image"])
     z0, notes = initial_codes(model, run.variables, images, encoder_steps, seed, layers, progress)
-    features = scene_features_fn(model, run, feature_net_steps, progress)
+    features, notes["features"] = loss_features(run, vgg_weights, feature_net_steps, progress)
     recons = invert(
         decoder, run.variables, images, z0, features, steps, 0.01, lam, layers, methods,
         progress=progress,
@@ -406,7 +440,6 @@ def run_inversion(
     )
     unit = lambda x: np.clip(spec.to_unit(x), 0.0, 1.0)
     seg_real = seg(unit(images))
-    areas_real = class_areas(seg_real, len(seg.classes))
     report = {
         "workdir": str(run.workdir),
         "model": model.name,
@@ -417,20 +450,9 @@ def run_inversion(
         "stages_with_deltas": stages,
         **notes,
         "segmenter": {"name": seg.name, **seg.test_scores},
-        "methods": {},
     }
-    seg_recons = {}
-    objective = jax.jit(jax.vmap(functools.partial(image_loss, features)))
-    for method, x in recons.items():
-        seg_recons[method] = seg(unit(x))
-        err = np.abs(class_areas(seg_recons[method], len(seg.classes)) - areas_real).mean(0)
-        report["methods"][method] = {
-            "free_parameters": free[method],
-            "pixel_values": pixel_values,
-            "objective": float(np.mean(objective(x, images))),  # pixel + feature L1
-            "pixel_mse": float(np.mean(np.square(x - np.asarray(images)))),
-            "class_area_error": dict(zip(seg.classes, map(float, err), strict=True)),
-        }
+    seg_recons = {m: seg(unit(x)) for m, x in recons.items()}
+    report["methods"] = score_methods(images, recons, features, free, seg_real, seg_recons, seg)
     out = Path(out_dir) if out_dir else Path(run.workdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "inversion.json").write_text(json.dumps(report, indent=2))
