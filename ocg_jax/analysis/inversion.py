@@ -125,9 +125,9 @@ class Decoder:
             raise ValueError(f"layers must be in 1..{shortest} for this decoder, got {layers}")
         return [k for stages in per_path for k in stages[:layers]]
 
-    def stage_outputs(self, variables, code, replace: dict | None = None) -> dict:
-        """``{stage path: output}`` of one pass, ``replace[stage]`` standing in for those
-        stages' outputs (the later stages see it; the earlier ones run unused)."""
+    def with_stages(self, variables, code, replace: dict | None = None):
+        """``(images, {stage path: output})`` of one pass, ``replace[stage]`` standing in for
+        those stages' outputs (the later stages see it; the earlier ones run unused)."""
         outs, replace = {}, replace or {}
 
         def swap(next_fun, args, kwargs, ctx):
@@ -139,8 +139,8 @@ class Decoder:
             return outs[key]
 
         with nn.intercept_methods(swap):
-            self(variables, code)
-        return outs
+            images = self(variables, code)
+        return images, outs
 
     def with_deltas(self, variables, code, deltas: dict):
         """The decoder's images with ``deltas[stage]`` added to each stage's output."""

@@ -121,19 +121,19 @@ class HybridEncoder:
         ]
         self.bottom = Bottom(tuple(self.shapes[-1]))
         self.params = None
+        self._encode = jax.jit(self.encode)
 
     def _sample(self, key):
         """``(z, [s_1 .. s_L], images)`` of a batch of fresh samples, no gradient."""
         z = self.model.noise(key, self.batch_size)
-        outs = self.decoder.stage_outputs(self.variables, z)
-        images = self.decoder(self.variables, z)
+        images, outs = self.decoder.with_stages(self.variables, z)
         return jax.lax.stop_gradient((z, [outs[k] for k in self.stages], images))
 
     def _stage(self, i: int, s_prev):
         """``G_i(s_{i-1})``: stage ``i``'s output (1-based) from the previous one's."""
         code = s_prev if i == 1 else self.model.noise(jax.random.PRNGKey(0), s_prev.shape[0])
         replace = {} if i == 1 else {self.stages[i - 2]: s_prev}
-        return self.decoder.stage_outputs(self.variables, code, replace)[self.stages[i - 1]]
+        return self.decoder.with_stages(self.variables, code, replace)[1][self.stages[i - 1]]
 
     def encode(self, params, images):
         """``(z [B, Z], the bottom's s_L)``."""
@@ -144,7 +144,7 @@ class HybridEncoder:
         return h, s
 
     def __call__(self, images):
-        return jax.jit(self.encode)(self.params, images)[0]
+        return self._encode(self.params, images)[0]
 
     def train(self, steps: int, seed: int = 0, progress: bool = False) -> dict[str, float]:
         """Fits the inverses, the bottom, then the composition (``steps`` each, a progress
@@ -178,9 +178,14 @@ class HybridEncoder:
         def hybrid_loss(p, k):
             z, outs, images = self._sample(k)
             z_est, s_est = self.encode(p, images)
-            rec = self.decoder.stage_outputs(self.variables, z_est)[self.stages[-1]]
-            image_err = jnp.mean(jnp.square(self.decoder(self.variables, z_est) - images))
-            return cse(outs[-1], s_est) + cse(z, z_est) + cse(outs[-1], rec) + image_err
+            recon, rec = self.decoder.with_stages(self.variables, z_est)
+            image_err = jnp.mean(jnp.square(recon - images))
+            return (
+                cse(outs[-1], s_est)
+                + cse(z, z_est)
+                + cse(outs[-1], rec[self.stages[-1]])
+                + image_err
+            )
 
         params = {"inverses": inverses, "bottom": bottom}
         self.params, losses["hybrid"] = _fit(
