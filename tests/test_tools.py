@@ -77,3 +77,28 @@ def test_torch_tools_time_a_step_or_say_they_need_torch():
             assert line["train_step_ms_median"] > 0 and line["num_params"] > 0
         else:
             assert res.returncode == 0 and "--original" in res.stdout
+
+
+def test_stored_notebook_outputs_keep_what_jupyter_shows():
+    from experiments.tools.notebook_outputs import tidy_streams
+
+    bar = [{"output_type": "stream", "name": "stderr", "text": f"\r{i}/3 steps"} for i in range(4)]
+    outputs = [
+        {"output_type": "stream", "name": "stdout", "text": "config\n"},
+        *bar,
+        {"output_type": "stream", "name": "stderr", "text": "\n"},
+        {"output_type": "display_data", "data": {"image/png": "..."}},
+        {"output_type": "stream", "name": "stdout", "text": "done\r\n"},
+        {"output_type": "stream", "name": "stderr", "text": "\r  \r"},
+    ]
+    tidy = tidy_streams(outputs)
+    assert [o.get("text") for o in tidy] == ["config\n", "3/3 steps\n", None, "done\n"]
+    assert tidy[2]["output_type"] == "display_data"
+
+
+def test_notebook_outputs_tool_names_a_missing_notebook():
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.tools.notebook_outputs", "notebooks/nothing.ipynb"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2 and "nothing.ipynb" in done.stderr and not done.stdout
