@@ -128,6 +128,17 @@ def test_component_by_component_rows_build_up_the_scene():
     np.testing.assert_allclose(rows[-1], np.sum(np.exp(log_masks) * comps, axis=1))
 
 
+def test_row_labels_widen_their_strip_rather_than_clip():
+    image = np.zeros((2 * 12 + 2, 20, 3), np.uint8)
+    short = viz.label_rows(image, ["input", "recon"])
+    long = viz.label_rows(image, ["prior sample + boxes", "prior sample"])
+    assert short.shape[1] == 70 + 20
+    assert long.shape[1] > short.shape[1]
+    strip = long[:, : long.shape[1] - 20]
+    ink = np.nonzero((strip < 128).any(axis=(0, 2)))[0]
+    assert ink.max() < strip.shape[1] - 2  # white margin after the longest label
+
+
 def test_visualise_cli_and_pictures(run_dir, tmp_path):
     pics = make_pictures(load_run(run_dir), num=8)
     assert set(pics) == {"reconstructions", "samples", "generation_steps", "sample_components"}

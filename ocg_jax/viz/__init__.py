@@ -25,9 +25,11 @@ def grid(rows: list[np.ndarray], pad: int = 2) -> np.ndarray:
 
 def label_rows(image: np.ndarray, labels: list[str], pad: int = 2, width: int = 70) -> np.ndarray:
     """``image`` (a ``grid`` of ``len(labels)`` equal rows) with each row's label written in a
-    white strip of ``width`` pixels on its left."""
+    white strip on its left: ``width`` pixels, or wider where a label needs it."""
     from PIL import ImageDraw
 
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = max(width, *(int(measure.textlength(t)) + 4 for t in labels))
     strip = Image.new("RGB", (width, image.shape[0]), "white")
     draw = ImageDraw.Draw(strip)
     row_h = (image.shape[0] - pad) / len(labels)
