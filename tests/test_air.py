@@ -286,6 +286,9 @@ def test_pyro_variant_is_the_tutorials_command():
     assert not every.model.where_scale_relative and every.model.pres_bias == -4.0
     assert every.reinforce.normalise and every.model.baseline_hidden == 0
     assert every.optim_groups.baseline.learning_rate == pytest.approx(3e-3)  # 10x the model's
+    assert get_config("cpu").to_dict() == every.to_dict()  # default: Pyro's + the departures
+    one = get_config("cpu,pyro,nvil")  # one departure on Pyro's setting, for the ablation
+    assert one.reinforce.normalise and one.model.to_dict() == cpu.model.to_dict()
     annealed = get_config("cpu,annealed").model
     assert (annealed.anneal_from, annealed.count_prior_k, annealed.anneal_steps) == (
         0.99,

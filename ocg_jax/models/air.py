@@ -202,7 +202,8 @@ def _initial(module: nn.Module, learned: bool, name: str, size: int, b: int) -> 
 class AIRNet(nn.Module):
     """``images [B, S, S, 1]`` in [0, 1] -> per-step latents and the canvas.
 
-    The defaults are Pyro's reproduction (``docs/air.md``), at this canvas size."""
+    The fields' defaults are Pyro's reproduction at this canvas size; the experiment config
+    adds four departures to them (``docs/air.md``)."""
 
     image_size: int = 50
     steps: int = 3
