@@ -11,13 +11,12 @@ The dataset is prepared first, once; then seed S trains in ``OUT_DIR/seed_S`` as
 at 64 px on one H200, ``docs/redo.md``; each takes 0.9 / parallel of its memory unless
 ``XLA_PYTHON_CLIENT_MEM_FRACTION`` is set); on a CPU keep 1.  ``--time_limit`` (seconds of
 wall time, compilation included) stops a run with SIGINT and keeps its checkpoints; it
-is then evaluated at its last one.  ``experiments.evaluate`` runs on each seed with
-``--eval_flags``, then ``OUT_DIR/seeds.md`` gets a row per seed and the mean ± std
-(``experiments.compare``).
+is then evaluated at its last one.  ``experiments.evaluate`` runs on each seed
+(``--parallel`` at once) with ``--eval_flags``, then ``OUT_DIR/seeds.md`` gets a row per
+seed and the mean ± std (``experiments.compare``).
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -83,18 +82,18 @@ def main(argv):
     jobs = [(_train_command(s, dirs[s], config_args), logs[s]) for s in dirs]
     ended = run_jobs(jobs, _PARALLEL.value, _TIME_LIMIT.value)
     status = {s: ended[logs[s]] for s in dirs}
-    evaluated = []
-    for seed, workdir in dirs.items():
+    trained = [s for s in dirs if not status[s].startswith("failed")
+               and (dirs[s] / "checkpoints").is_dir()]  # fmt: skip
+    for seed in dirs:
         print(f"seed {seed}: training {status[seed]}", flush=True)
-        if status[seed].startswith("failed") or not (workdir / "checkpoints").is_dir():
-            continue
-        command = [sys.executable, "-m", "experiments.evaluate", f"--workdir={workdir}"]
-        with open(logs[seed], "a") as f:
-            rc = subprocess.run(command + _EVAL_FLAGS.value, stdout=f, stderr=f).returncode
-        if rc == 0:
-            evaluated.append(workdir)
-        else:
-            print(f"seed {seed}: evaluation failed (exit {rc}; see seed_{seed}.log)", flush=True)
+    evaluate = [sys.executable, "-m", "experiments.evaluate"]
+    # as many evaluations at once as trainings: on a GPU each is mostly compilation
+    jobs = [(evaluate + [f"--workdir={dirs[s]}"] + _EVAL_FLAGS.value, logs[s]) for s in trained]
+    ended = run_jobs(jobs, _PARALLEL.value, None)
+    evaluated = [dirs[s] for s in trained if ended[logs[s]] == "done"]
+    for seed in trained:
+        if ended[logs[seed]] != "done":
+            print(f"seed {seed}: evaluation {ended[logs[seed]]}", flush=True)
     if not evaluated:
         raise cli.UsageError(f"no seed trained and evaluated; see the logs in {out}")
     results = load_results(evaluated)
