@@ -176,6 +176,22 @@ def test_colour_rules_find_fg_bg_objects_but_not_camouflaged_ones(data_dir):
             assert camouflage[name][protocol]["iou"] <= 0.6, (name, protocol)
 
 
+def test_colour_rules_table_scores_each_config_on_its_test_images(data_dir):
+    """The docs' table of the rules (``experiments.tools.colour_rules_table``): a row per
+    config, each rule's IoU under both protocols as ``rule_scores`` gives it."""
+    from experiments.tools.colour_rules_table import table
+    from ocg_jax.analysis.colour_rules import two_means
+    from ocg_jax.analysis.foreground import rule_scores
+
+    lines = table(["tiny", "camouflage_tiny"], 500, data_dir).splitlines()
+    assert len(lines) == 4 and lines[2].startswith("| `tiny` | 16 |")  # all 16 test images
+    ex = load_examples(load_source("fg_bg", "camouflage_tiny", "test", data_dir), 16)
+    direct = rule_scores(two_means(ex["image"]), ex["mask"])
+    cell = lines[3].split("|")[3].strip()
+    expected = [direct[p]["iou"] for p in ("best_region_per_image", "fixed_region")]
+    assert [float(x) for x in cell.split(" / ")] == pytest.approx(expected, abs=5e-4)
+
+
 def test_otsu_threshold_maximises_the_between_class_variance():
     from ocg_jax.analysis.colour_rules import otsu_threshold
 

@@ -160,7 +160,7 @@ def foreground(ev: Evaluation) -> dict:
 
 
 def colour_rules(ev: Evaluation) -> dict:
-    return colour_rule_evaluation(ev.run, ev.source, ev.num_images, ev.progress)
+    return colour_rule_evaluation(ev.source, ev.num_images, ev.progress)
 
 
 def collapse_record(ev: Evaluation) -> dict | None:

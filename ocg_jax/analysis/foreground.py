@@ -71,7 +71,7 @@ def rule_scores(foreground: np.ndarray, truth: np.ndarray) -> dict:
     }
 
 
-def colour_rule_evaluation(run: Run, source, num: int, progress: bool = False) -> dict:
+def colour_rule_evaluation(source, num: int, progress: bool = False) -> dict:
     """Each colour rule on the first ``num`` images of ``source``, scored as the model."""
     found = {name: [] for name in RULES}
     truths = []
