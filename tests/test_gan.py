@@ -43,6 +43,42 @@ def test_phases_losses_and_state(loss):
     )
 
 
+def test_generator_moving_average_moves_each_step_and_is_what_samples_use():
+    """``config.adversarial.ema.generator``: after a step the average is ``d * old + (1 - d)
+    * new`` of the generator's parameters only; samples and inversion (``generate`` outside
+    training) draw from it, training from the live parameters."""
+    from experiments.configs import gan_multi_dsprites
+    from ocg_jax.train.recipes import build
+    from ocg_jax.train.recipes.base import variables
+
+    c = gan_multi_dsprites.get_config("quick,hinge,ema")
+    c.adversarial.ema.generator = 0.9
+    model = get_model(c.model.to_dict())
+    recipe = build(model, c)
+    state = recipe.init(jax.random.PRNGKey(0))
+    assert set(state.model_state["ema"]) == {"generator"}
+    first = state.params["generator"]
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), np.uint8)
+    new, _ = jax.jit(recipe.train_step)(state, {"image": images})
+    expected = jax.tree.map(lambda a, b: 0.9 * a + 0.1 * b, first, new.params["generator"])
+    moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), first, new.params["generator"])
+    assert max(jax.tree.leaves(moved)) > 1e-4  # the step moved the generator
+    averaged = jax.tree.leaves(new.model_state["ema"]["generator"])
+    for got, want in zip(averaged, jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    z = model.noise(jax.random.PRNGKey(2), 4)
+    v = variables(new)
+    averaged = {"params": v["ema"]["generator"], "batch_stats": v["batch_stats"]["generator"]}
+    np.testing.assert_allclose(
+        model.generate(v, z)[0], model.net.generator.apply(averaged, z, False), atol=1e-6
+    )
+    live = {"params": v["params"]["generator"], "batch_stats": v["batch_stats"]["generator"]}
+    assert not np.allclose(model.generate(v, z)[0], model.net.generator.apply(live, z, False))
+    c.adversarial.ema = {"discriminatorr": 0.9}
+    with pytest.raises(ValueError, match="config.adversarial.ema maps parameter groups"):
+        build(model, c)
+
+
 def random_code(model, n: int):
     """A code of ``n`` images for the model's ``Decoder``."""
     key, net = jax.random.PRNGKey(3), model.net

@@ -6,7 +6,8 @@ python -m experiments.segment_stats --workdir=runs/gan_cpu
 
 WGAN-GP (gradient penalty 10, 5 critic steps per generator step, Adam 1e-4 betas (0, 0.9),
 as Gulrajani et al.), batch 64.  Variants: ``hinge`` (a spectrally normalised
-discriminator, one step each, Adam 2e-4), ``quick`` (tiny data, narrow nets; tests) and
+discriminator, one step each, Adam 2e-4), ``ema`` (samples, inversion and statistics
+use the generator's moving average, decay 0.999), ``quick`` (tiny data, narrow nets; tests) and
 ``cpu`` (32 px, 1.5k steps on a CPU).  docs/seeing.md has what each gives.
 """
 
@@ -51,6 +52,10 @@ def gan_variants(dataset: str) -> dict:
         c.optim.learning_rate = 2e-4
         return c
 
+    def ema(c):  # samples from the generator's moving average, as SNGAN and BigGAN evaluate
+        c.adversarial.ema = ml_collections.ConfigDict({"generator": 0.999})
+        return c
+
     def quick(c):  # 32 px (multi-dSprites: its 64-image tiny_32px set)
         c.data.config = {"multi_dsprites": "tiny_32px"}.get(dataset, configs["quick"])
         c.model.update(image_size=32, nf_gen=8, nf_disc=8, z_dim=16)
@@ -69,7 +74,7 @@ def gan_variants(dataset: str) -> dict:
         c.checkpoint_every = 500
         return c
 
-    return {"hinge": hinge, "quick": quick, "cpu": cpu}
+    return {"hinge": hinge, "ema": ema, "quick": quick, "cpu": cpu}
 
 
 def get_config(variant: str = ""):

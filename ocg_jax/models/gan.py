@@ -125,7 +125,7 @@ class GAN(Family):
         return jax.random.normal(rng, (b, self.net.z_dim))
 
     def _part(self, variables: Variables, group: str) -> Variables:
-        return {k: v[group] for k, v in variables.items() if group in v}
+        return {k: v[group] for k, v in variables.items() if group in v and k != "ema"}
 
     def init(self, rng: Array, batch: Array) -> Variables:
         self.input_spec.check(batch)
@@ -139,11 +139,15 @@ class GAN(Family):
         }
 
     def generate(self, variables: Variables, z: Array, train: bool = False):
-        """``(images [B, S, S, 3], generator state)``; ``train`` uses batch statistics."""
+        """``(images [B, S, S, 3], generator state)``; ``train`` uses batch statistics and
+        the live parameters, else the running statistics and the parameters' moving average
+        where the run keeps one (``config.adversarial.ema.generator``)."""
         v = self._part(variables, "generator")
         if train:
             x, state = self.net.generator.apply(v, z, True, mutable=["batch_stats"])
             return x, state["batch_stats"]
+        if "generator" in variables.get("ema", {}):
+            v = {**v, "params": variables["ema"]["generator"]}
         return self.net.generator.apply(v, z, False), v.get("batch_stats", {})
 
     def discriminate(self, variables: Variables, x: Array, update: bool = False):

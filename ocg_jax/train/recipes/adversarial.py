@@ -13,12 +13,17 @@ WGAN critic's 5), each time on the same real batch with fresh noise.  Every phas
 step gets the step's key (folded by the repeat), so phases can draw the same noise, as
 ReDO's original draws z once for both; a family that wants fresh noise per phase folds
 the phase in itself (the GAN).
+``config.adversarial.ema.<group>`` (a decay, e.g. 0.999) keeps an exponential moving
+average of that group's parameters in ``model_state["ema"][group]``, started at the first
+parameters and moved after every update; a family reads it where it wants the average (the
+GAN samples from its generator's, as SNGAN and BigGAN evaluate).
 """
 
 import dataclasses
 from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -51,6 +56,12 @@ class Adversarial(RecipeBase):
         unknown = sorted(set(self._repeats()) - {p for p, _ in phases})
         if unknown:
             raise ValueError(f"config.adversarial.repeats names unknown phases {unknown}")
+        for group, decay in self._ema().items():
+            if group not in groups or not 0 <= decay < 1:
+                raise ValueError(
+                    f"config.adversarial.ema maps parameter groups of {groups} to decays in "
+                    f"[0, 1); got {group!r}: {decay}"
+                )
 
     @property
     def finite(self) -> tuple[str, ...]:
@@ -63,6 +74,17 @@ class Adversarial(RecipeBase):
     def _repeats(self) -> dict:
         adv = self.settings.get("adversarial") or {}
         return dict(adv.get("repeats") or {})
+
+    def _ema(self) -> dict:
+        adv = self.settings.get("adversarial") or {}
+        return {g: float(d) for g, d in dict(adv.get("ema") or {}).items()}
+
+    def init(self, rng: jax.Array) -> TrainState:
+        state = super().init(rng)
+        if not self._ema():
+            return state
+        ema = {g: jax.tree.map(jnp.copy, state.params[g]) for g in self._ema()}
+        return state.replace(model_state={**state.model_state, "ema": ema})
 
     def optimizers(self) -> dict[str, optax.GradientTransformation]:
         return {g: make_optimizer(group_settings(self.settings, g)) for g in self.model.groups}
@@ -77,8 +99,9 @@ class Adversarial(RecipeBase):
         params, opt_state, model_state = (
             dict(state.params),
             dict(state.opt_state),
-            state.model_state,
+            dict(state.model_state),
         )
+        ema = model_state.pop("ema", None)  # not the phases': they train the live parameters
         repeats = self._repeats()
         metrics = {}
         for phase, groups in self.model.phases:
@@ -95,6 +118,12 @@ class Adversarial(RecipeBase):
                     updates, opt_state[g] = txs[g].update(grads[g], opt_state[g], params[g])
                     params[g] = optax.apply_updates(params[g], updates)
             metrics |= {f"{phase}_loss": loss, f"grad_norm_{phase}": optax.tree.norm(grads), **m}
+        if ema is not None:
+            ema = {
+                g: optax.incremental_update(params[g], ema[g], 1 - decay)
+                for g, decay in self._ema().items()
+            }
+            model_state = {**model_state, "ema": ema}
         new_state = state.replace(
             step=state.step + 1, params=params, model_state=model_state, opt_state=opt_state
         )
