@@ -45,8 +45,9 @@ def test_phases_losses_and_state(loss):
 
 def test_generator_moving_average_moves_each_step_and_is_what_samples_use():
     """``config.adversarial.ema.generator``: after a step the average is ``d * old + (1 - d)
-    * new`` of the generator's parameters only; samples and inversion (``generate`` outside
-    training) draw from it, training from the live parameters."""
+    * new`` of the generator's parameters only, and its own running statistics have moved;
+    samples and inversion (``generate`` outside training) draw from the average with its
+    statistics, training from the live parameters."""
     from experiments.configs import gan_multi_dsprites
     from ocg_jax.train.recipes import build
     from ocg_jax.train.recipes.base import variables
@@ -56,7 +57,9 @@ def test_generator_moving_average_moves_each_step_and_is_what_samples_use():
     model = get_model(c.model.to_dict())
     recipe = build(model, c)
     state = recipe.init(jax.random.PRNGKey(0))
-    assert set(state.model_state["ema"]) == {"generator"}
+    assert (
+        set(state.model_state["ema"]) == set(state.model_state["ema_batch_stats"]) == {"generator"}
+    )
     first = state.params["generator"]
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), np.uint8)
     new, _ = jax.jit(recipe.train_step)(state, {"image": images})
@@ -68,7 +71,11 @@ def test_generator_moving_average_moves_each_step_and_is_what_samples_use():
         np.testing.assert_allclose(got, want, atol=1e-6)
     z = model.noise(jax.random.PRNGKey(2), 4)
     v = variables(new)
-    averaged = {"params": v["ema"]["generator"], "batch_stats": v["batch_stats"]["generator"]}
+    first_stats = jax.tree.leaves(state.model_state["ema_batch_stats"]["generator"])
+    stats = v["ema_batch_stats"]["generator"]
+    pairs = zip(first_stats, jax.tree.leaves(stats), strict=True)
+    assert not all(np.allclose(a, b) for a, b in pairs)
+    averaged = {"params": v["ema"]["generator"], "batch_stats": stats}
     np.testing.assert_allclose(
         model.generate(v, z)[0], model.net.generator.apply(averaged, z, False), atol=1e-6
     )

@@ -29,6 +29,7 @@ from ocg_jax.objectives.adversarial import (
 )
 
 LOSSES = ("hinge", "wgan_gp")
+COLLECTIONS = ("params", "batch_stats")  # the networks'; "ema*" hold the moving average
 
 
 @struct.dataclass
@@ -125,7 +126,7 @@ class GAN(Family):
         return jax.random.normal(rng, (b, self.net.z_dim))
 
     def _part(self, variables: Variables, group: str) -> Variables:
-        return {k: v[group] for k, v in variables.items() if group in v and k != "ema"}
+        return {k: v[group] for k, v in variables.items() if group in v and k in COLLECTIONS}
 
     def init(self, rng: Array, batch: Array) -> Variables:
         self.input_spec.check(batch)
@@ -147,8 +148,21 @@ class GAN(Family):
             x, state = self.net.generator.apply(v, z, True, mutable=["batch_stats"])
             return x, state["batch_stats"]
         if "generator" in variables.get("ema", {}):
-            v = {**v, "params": variables["ema"]["generator"]}
+            v = self._average(variables)
         return self.net.generator.apply(v, z, False), v.get("batch_stats", {})
+
+    def _average(self, variables: Variables) -> Variables:
+        """The generator's moving average with its own running statistics."""
+        stats = variables.get("ema_batch_stats", {}).get("generator", {})
+        return {"params": variables["ema"]["generator"], "batch_stats": stats}
+
+    def _average_stats(self, variables: Variables, z: Array) -> dict:
+        """``{"ema_batch_stats": ...}`` moved on ``z`` as training moves the live ones (BigGAN's
+        standing statistics, kept as it trains); empty without a moving average."""
+        if "generator" not in variables.get("ema", {}):
+            return {}
+        _, s = self.net.generator.apply(self._average(variables), z, True, mutable=["batch_stats"])
+        return {"ema_batch_stats": {"generator": jax.lax.stop_gradient(s["batch_stats"])}}
 
     def discriminate(self, variables: Variables, x: Array, update: bool = False):
         """``(scores [B], discriminator state)``; ``update`` advances spectral norm."""
@@ -163,8 +177,10 @@ class GAN(Family):
         phase (the phase's index folded into the step's key)."""
         index = [p for p, _ in self.phases].index(phase)
         z_rng, gp_rng = jax.random.split(jax.random.fold_in(rng, index))
-        fake, g_state = self.generate(variables, self.noise(z_rng, images.shape[0]), True)
+        z = self.noise(z_rng, images.shape[0])
+        fake, g_state = self.generate(variables, z, True)
         stats = dict(variables.get("batch_stats", {}))
+        kept = {k: variables[k] for k in ("ema_batch_stats",) if k in variables}
         if phase == "discriminator":
             fake = jax.lax.stop_gradient(fake)
             # one call on real and fake: one spectral-norm estimate, differentiated for both
@@ -185,7 +201,8 @@ class GAN(Family):
             loss = gen_loss(d_fake)
             metrics = {}
             stats["generator"] = g_state
-        return loss, (metrics, {"batch_stats": stats})
+            kept |= self._average_stats(variables, z)
+        return loss, (metrics, {"batch_stats": stats, **kept})
 
     def sample(self, variables: Variables, rng: Array, num: int) -> GANOutputs:
         z = self.noise(rng, num)

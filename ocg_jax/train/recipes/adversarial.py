@@ -15,8 +15,11 @@ ReDO's original draws z once for both; a family that wants fresh noise per phase
 the phase in itself (the GAN).
 ``config.adversarial.ema.<group>`` (a decay, e.g. 0.999) keeps an exponential moving
 average of that group's parameters in ``model_state["ema"][group]``, started at the first
-parameters and moved after every update; a family reads it where it wants the average (the
-GAN samples from its generator's, as SNGAN and BigGAN evaluate).
+parameters and moved after every update.  The phases see it (and return model state
+without it); a family reads it where it wants the average (the GAN samples from its
+generator's, as SNGAN and BigGAN evaluate).  A group with batch statistics also gets
+``model_state["ema_batch_stats"][group]``, started as the live ones, for the family to
+keep as the average's own (the live network's do not fit the averaged weights).
 """
 
 import dataclasses
@@ -83,8 +86,12 @@ class Adversarial(RecipeBase):
         state = super().init(rng)
         if not self._ema():
             return state
-        ema = {g: jax.tree.map(jnp.copy, state.params[g]) for g in self._ema()}
-        return state.replace(model_state={**state.model_state, "ema": ema})
+        copy = lambda tree: jax.tree.map(jnp.copy, tree)
+        model_state = {**state.model_state, "ema": {g: copy(state.params[g]) for g in self._ema()}}
+        stats = state.model_state.get("batch_stats", {})
+        if any(stats.get(g) for g in self._ema()):
+            model_state["ema_batch_stats"] = {g: copy(stats[g]) for g in self._ema() if g in stats}
+        return state.replace(model_state=model_state)
 
     def optimizers(self) -> dict[str, optax.GradientTransformation]:
         return {g: make_optimizer(group_settings(self.settings, g)) for g in self.model.groups}
@@ -101,7 +108,7 @@ class Adversarial(RecipeBase):
             dict(state.opt_state),
             dict(state.model_state),
         )
-        ema = model_state.pop("ema", None)  # not the phases': they train the live parameters
+        ema = model_state.pop("ema", None)  # the phases read it; none returns it
         repeats = self._repeats()
         metrics = {}
         for phase, groups in self.model.phases:
@@ -110,6 +117,7 @@ class Adversarial(RecipeBase):
 
                 def loss_fn(sub, phase=phase, key=key, model_state=model_state):
                     v = {"params": {**params, **sub}, **model_state}
+                    v |= {"ema": ema} if ema is not None else {}
                     return self.model.phase_loss(phase, v, images, key)
 
                 sub = {g: params[g] for g in groups}
