@@ -159,6 +159,23 @@ def test_camouflage_scenes_share_colours_and_differ_in_texture(data_dir):
     assert remade == {image.tobytes() for image in ex["image"]}
 
 
+def test_textures_scenes_paint_the_object_in_colours_of_its_own(data_dir):
+    """``textures_*``: camouflage's patterns and objects, the object's palette drawn apart
+    from the background's (ReDO's independence), so it shares no colour with it; the colour
+    rules still find little (both at most 0.6 IoU)."""
+    from ocg_jax.analysis.colour_rules import RULES
+    from ocg_jax.analysis.foreground import rule_scores
+
+    ex = load_examples(load_source("fg_bg", "textures_tiny_32", "train", data_dir), 64)
+    assert ex["image"].shape == (64, 32, 32, 3) and set(np.unique(ex["mask"])) == {0, 1}
+    for image, mask in zip(ex["image"], ex["mask"], strict=True):
+        obj, bg = {tuple(c) for c in image[mask == 1]}, {tuple(c) for c in image[mask == 0]}
+        assert not obj & bg
+    for name, rule in RULES.items():
+        scores = rule_scores(rule(ex["image"]), ex["mask"])
+        assert scores["best_region_per_image"]["iou"] <= 0.6, name
+
+
 def test_colour_rules_find_fg_bg_objects_but_not_camouflaged_ones(data_dir):
     """The trivial baselines beside ReDO's numbers: on fg_bg (an object of its own colour)
     two-means from the border finds the objects; on camouflage neither rule does."""

@@ -8,10 +8,11 @@ the second half is the discriminator's independent real batch), Adam betas
 (0, 0.9), learning rates F 1e-5 (weight decay 1e-4), G, D and delta 1e-4,
 lambda_z 5, z 32, widths 64.  ``config.collapse`` is the original's collapse handling
 (``--autoRestart .1``): every 500 steps, the smallest soft region area of a training and
-a validation batch both below 0.1 restarts the run from scratch, up to step 7,000.  Variants: ``quick`` (tiny data, narrow nets; tests),
-``cpu`` (10k scenes at 32 px, the paper's widths and batch, 3,500 steps), ``camouflage``
-(objects colour cannot find: ``cpu,camouflage`` is the demonstration), ``32`` / ``128`` (image size), ``digits`` (the
-authors' check: 3 regions).  docs/redo.md has what each gives and takes.
+a validation batch both below 0.1 restarts the run from scratch, up to step 7,000.
+Variants: ``quick`` (tiny data, narrow nets; tests), ``cpu`` (10k scenes at 32 px, the
+paper's widths and batch, 3,500 steps), ``camouflage`` (objects colour cannot find, in the
+scene's own colours), ``textures`` (the same in colours of their own), ``32`` / ``128``
+(image size), ``digits`` (the authors' check: 3 regions).  docs/redo.md has what each gives and takes.
 """
 
 import ml_collections
@@ -118,6 +119,12 @@ def camouflage(c):
     return c
 
 
+def textures(c):
+    """As ``camouflage``, the object in colours of its own (independent of the background)."""
+    c.data.config = "textures_" + c.data.config
+    return c
+
+
 VARIANTS = {
     "32": px32,
     "128": px128,
@@ -125,6 +132,7 @@ VARIANTS = {
     "quick": quick,
     "cpu": cpu,
     "camouflage": camouflage,
+    "textures": textures,
 }
 
 

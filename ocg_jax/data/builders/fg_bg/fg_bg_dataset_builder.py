@@ -3,10 +3,11 @@
 Configs ``tiny`` (tests), ``small`` and ``full`` at 64 px, the same with ``_128`` at
 128 px and with ``_32`` at 32 px (short CPU runs) (``ocg_jax.data.fg_bg.fg_bg_scene``),
 ``camouflage_<size>`` (the same sizes and suffixes: ``ocg_jax.data.camouflage``, an object
-that colour cannot find), and ``digits``: the ReDO authors' 128 px check with even
-digits dark and odd digits bright on grey (mask 0, 1, 2; scikit-learn's digits, train
-and test canvases from disjoint digits).  Procedural and deterministic; nothing is
-downloaded.
+that colour cannot find), ``textures_<size>`` (the same, the object in colours of its own:
+its look independent of the background's, as ReDO assumes), and ``digits``: the ReDO
+authors' 128 px check with even digits dark and odd digits bright on grey (mask 0, 1, 2;
+scikit-learn's digits, train and test canvases from disjoint digits).  Procedural and
+deterministic; nothing is downloaded.
 """
 
 import dataclasses
@@ -33,7 +34,7 @@ class FgBgConfig(tfds.core.BuilderConfig):
     num_validation: int = 1_000
     num_test: int = 1_000
     image_size: int = 64
-    scene: str = "fg_bg"  # or "camouflage", "digits"
+    scene: str = "fg_bg"  # or "camouflage", "textures", "digits"
     seed: int = 0
 
 
@@ -55,11 +56,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         ]
         + [
             FgBgConfig(
-                name=f"camouflage_{size}{suffix}",
-                description=f"{sizes['num_train']} camouflaged objects, {px} px",
+                name=f"{scene}_{size}{suffix}",
+                description=f"{sizes['num_train']} {what}, {px} px",
                 image_size=px,
-                scene="camouflage",
+                scene=scene,
                 **sizes,
+            )
+            for scene, what in (
+                ("camouflage", "camouflaged objects"),
+                ("textures", "textured objects of their own colours"),
             )
             for size, sizes in _SIZES.items()
             for suffix, px in (("", 64), ("_128", 128), ("_32", 32))
@@ -99,8 +104,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             ),
             description=(
                 "mask: 0 background, 1 the object (digits: 1 even digits, 2 odd digits); "
-                "kind: 0-2 a dSprites shape, 3 a blob, 4 a digit silhouette (camouflage), "
-                "-1 digits."
+                "kind: 0-2 a dSprites shape, 3 a blob, 4 a digit silhouette (camouflage, "
+                "textures), -1 digits."
             ),
         )
 
@@ -119,7 +124,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             rng = example_rng(cfg.seed, split, index)
             if cfg.scene == "fg_bg":
                 yield index, fg_bg_scene(rng, cfg.image_size)
-            elif cfg.scene == "camouflage":
-                yield index, camouflage_scene(rng, digits, cfg.image_size)
+            elif cfg.scene in ("camouflage", "textures"):
+                shared = cfg.scene == "camouflage"
+                yield index, camouflage_scene(rng, digits, cfg.image_size, shared)
             else:
                 yield index, digits_scene(rng, digits, cfg.image_size)
