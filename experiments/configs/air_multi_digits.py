@@ -9,8 +9,8 @@ The base is Pyro's reproduction (``examples/air``, the tutorial's command) at th
 canvas: q(z_where) relative to the prior, learned initial states, a 200-unit predictor,
 a fixed count prior k = 0.01, the scale prior's sd 0.2, a decoder ``sigmoid(out - 2)``;
 batch 64, Adam 1e-4.  The default adds ``DEFAULT_DEPARTURES``: in docs/air.md's ablation
-Pyro's setting stays at chance (0.343) in each of 3 seeds at ``:cpu``, the four together
-count (0.996 +- 0.004).  Variants:
+Pyro's setting stays at chance (0.343) in each of 3 seeds at ``:cpu``, each departure
+alone counts in at most 1 of 3, the four together in 3 of 3 (0.996 +- 0.004).  Variants:
   * data: ``0to3`` (train on 0-3 digits), ``mnist`` (your MNIST files: set
     --config.data.manual_dir);
   * settings: ``pyro`` (the tutorial's command exactly, no departures, 200k steps),
