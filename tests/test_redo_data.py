@@ -194,13 +194,12 @@ def test_colour_rules_find_fg_bg_objects_but_not_camouflaged_ones(data_dir):
 
 
 def test_colour_rules_table_scores_each_config_on_its_test_images(data_dir):
-    """The docs' table of the rules (``experiments.tools.colour_rules_table``): a row per
+    """The docs' table of the rules (``python -m experiments.tools.colour_rules_table``): a row per
     config, each rule's IoU under both protocols as ``rule_scores`` gives it."""
-    from experiments.tools.colour_rules_table import table
     from ocg_jax.analysis.colour_rules import two_means
-    from ocg_jax.analysis.foreground import rule_scores
+    from ocg_jax.analysis.foreground import colour_rules_table, rule_scores
 
-    lines = table(["tiny", "camouflage_tiny"], 500, data_dir).splitlines()
+    lines = colour_rules_table(["tiny", "camouflage_tiny"], 500, data_dir).splitlines()
     assert len(lines) == 4 and lines[2].startswith("| `tiny` | 16 |")  # all 16 test images
     ex = load_examples(load_source("fg_bg", "camouflage_tiny", "test", data_dir), 16)
     direct = rule_scores(two_means(ex["image"]), ex["mask"])

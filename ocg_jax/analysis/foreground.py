@@ -84,3 +84,20 @@ def colour_rule_evaluation(source, num: int, progress: bool = False) -> dict:
             found[name].append(rule(ex["image"]))
     truth = np.concatenate(truths)
     return {name: rule_scores(np.concatenate(fg), truth) for name, fg in found.items()}
+
+
+def colour_rules_table(configs: list[str], num_images: int, data_dir: str | None = None) -> str:
+    """Markdown: a row per ``fg_bg`` config (generated if missing), two columns per rule:
+    its test IoU on the first ``num_images``, best region / fixed region."""
+    head = ["data", "test images"] + [f"{r}, best region / fixed region" for r in RULES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for config in configs:
+        source = load_source("fg_bg", config, "test", data_dir)
+        num = min(num_images, len(source))
+        scores = colour_rule_evaluation(source, num)
+        cells = [
+            f"{s['best_region_per_image']['iou']:.3f} / {s['fixed_region']['iou']:.3f}"
+            for s in (scores[r] for r in RULES)
+        ]
+        lines.append(f"| `{config}` | {num} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
