@@ -7,8 +7,8 @@ python -m experiments.segment_stats --workdir=runs/gan_cpu
 WGAN-GP (gradient penalty 10, 5 critic steps per generator step, Adam 1e-4 betas (0, 0.9),
 as Gulrajani et al.), batch 64.  Variants: ``hinge`` (a spectrally normalised
 discriminator, one step each, Adam 2e-4), ``ema`` (samples, inversion and statistics
-use the generator's moving average, decay 0.999), ``quick`` (tiny data, narrow nets; tests) and
-``cpu`` (32 px, 1.5k steps on a CPU).  docs/seeing.md has what each gives.
+use the generator's moving average, decay 0.999), ``quick`` (tiny data, narrow nets;
+tests) and ``cpu`` (32 px, 1.5k steps on a CPU).  docs/seeing.md has what each gives.
 """
 
 import ml_collections

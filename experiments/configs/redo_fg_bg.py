@@ -12,7 +12,8 @@ a validation batch both below 0.1 restarts the run from scratch, up to step 7,00
 Variants: ``quick`` (tiny data, narrow nets; tests), ``cpu`` (10k scenes at 32 px, the
 paper's widths and batch, 3,500 steps), ``camouflage`` (objects colour cannot find, in the
 scene's own colours), ``textures`` (the same in colours of their own), ``32`` / ``128``
-(image size), ``digits`` (the authors' check: 3 regions).  docs/redo.md has what each gives and takes.
+(image size), ``digits`` (the authors' check: 3 regions).  docs/redo.md has what each
+gives and takes.
 """
 
 import ml_collections

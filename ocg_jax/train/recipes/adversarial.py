@@ -87,10 +87,11 @@ class Adversarial(RecipeBase):
         if not self._ema():
             return state
         copy = lambda tree: jax.tree.map(jnp.copy, tree)
-        model_state = {**state.model_state, "ema": {g: copy(state.params[g]) for g in self._ema()}}
-        stats = state.model_state.get("batch_stats", {})
-        if any(stats.get(g) for g in self._ema()):
-            model_state["ema_batch_stats"] = {g: copy(stats[g]) for g in self._ema() if g in stats}
+        groups, live = self._ema(), state.model_state.get("batch_stats", {})
+        model_state = {**state.model_state, "ema": {g: copy(state.params[g]) for g in groups}}
+        stats = {g: copy(live[g]) for g in groups if live.get(g)}
+        if stats:
+            model_state["ema_batch_stats"] = stats
         return state.replace(model_state=model_state)
 
     def optimizers(self) -> dict[str, optax.GradientTransformation]:
