@@ -89,6 +89,19 @@ def test_a_planted_omission_stands_out(data_dir, tmp_path):
     json.dumps(planted)  # the report is plain JSON
 
 
+def test_the_no_object_baseline_is_the_distance_to_a_constant_set():
+    """FSD to a set that is all background: |mu - e_0|^2 + tr(S), as the formula gives when
+    one covariance is zero; the honest set beats it, and it sits above the floor."""
+    rng = np.random.default_rng(0)
+    objects = rng.dirichlet(np.ones(3), size=(2, 300)) * rng.uniform(2, 20, (2, 300, 1))
+    real_a, real_b = (np.concatenate([100 - o.sum(1, keepdims=True), o], 1) for o in objects)
+    stats = segment_statistics(real_a, real_b, real_b, ("bg", "a", "b", "c"))
+    e0 = np.array([100.0, 0.0, 0.0, 0.0])
+    expected = np.sum((real_a.mean(0) - e0) ** 2) + np.trace(np.cov(real_a, rowvar=False))
+    assert stats["empty_scenes"]["fsd"] == pytest.approx(expected, rel=1e-6)
+    assert stats["empty_scenes"]["fsd"] > 10 * stats["fsd"]["fsd"]
+
+
 def _dihedral(x: np.ndarray) -> list[np.ndarray]:
     turns = [np.rot90(x, k) for k in range(4)]
     return turns + [t[:, ::-1] for t in turns]

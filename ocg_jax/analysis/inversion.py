@@ -290,8 +290,10 @@ def invert(
     for method in [m for m in ("z", "layerwise") if m in methods]:
         starts = range(0, len(images), chunk)
         desc = f"{method}: {steps} steps, {chunk} images a chunk"
-        parts = [
-            run[method](code_slice(z0, slice(i, i + chunk)), images[i : i + chunk])
+        parts = [  # waited for chunk by chunk, or the bar would count dispatches, not work
+            jax.block_until_ready(
+                run[method](code_slice(z0, slice(i, i + chunk)), images[i : i + chunk])
+            )
             for i in tqdm(starts, desc=desc, unit="chunk", disable=not progress, leave=False)
         ]
         out[method] = jnp.concatenate(parts)

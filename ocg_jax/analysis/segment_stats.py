@@ -22,12 +22,17 @@ from ocg_jax.viz.latents import figure_array
 
 def segment_statistics(real_a, real_b, generated, classes) -> dict:
     """Areas ``[N, C]`` (percent) of two disjoint real sets and of generated images ->
-    ``{"fsd": {fsd, mean_term, covariance_term}, "floor": {...}, "classes": [...]}``:
-    FSD of ``real_a`` vs ``generated``, the floor ``real_a`` vs ``real_b``, and per
-    class (largest real area first) both mean areas and the relative change."""
+    ``{"fsd": {fsd, mean_term, covariance_term}, "floor": {...}, "empty_scenes": {...},
+    "classes": [...]}``: FSD of ``real_a`` vs ``generated``, the floor ``real_a`` vs
+    ``real_b``, the trivial generator that draws no object (every pixel class 0,
+    the background), and per class (largest real area first) both mean areas and the
+    relative change."""
+    empty = np.zeros_like(np.asarray(generated, np.float64))
+    empty[:, 0] = 100.0
     return {
         "fsd": frechet_segmentation_distance(real_a, generated),
         "floor": frechet_segmentation_distance(real_a, real_b),
+        "empty_scenes": frechet_segmentation_distance(real_a, empty),
         "classes": class_area_change(real_a, generated, classes),
     }
 
@@ -44,7 +49,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"segmenter: pixel accuracy {seg['pixel_accuracy']:.3f}, mean IoU {seg['mean_iou']:.3f}",
         f"FSD {fsd['fsd']:.3f} (mean {fsd['mean_term']:.3f} + covariance "
-        f"{fsd['covariance_term']:.3f}); real-vs-real floor {floor['fsd']:.3f}",
+        f"{fsd['covariance_term']:.3f}); real-vs-real floor {floor['fsd']:.3f}; "
+        f"scenes with no object {report['empty_scenes']['fsd']:.3f}",
     ]
     for r in report["classes"]:
         change = "n/a" if r["relative_change"] is None else f"{r['relative_change']:+.1%}"
@@ -88,7 +94,9 @@ def histogram_figure(stats: dict, title: str = "", max_classes: int = 30) -> np.
     changes.set_xticks(x, [r["class"] for r in rows], rotation=90, fontsize=8)
     changes.set_xlim(-1.0, len(rows))
     fsd, floor = stats["fsd"]["fsd"], stats["floor"]["fsd"]
-    areas.set_title(f"{title}  FSD {fsd:.2f} (floor {floor:.2f})".strip(), fontsize=9)
+    empty = stats["empty_scenes"]["fsd"]
+    label = f"{title}  FSD {fsd:.2f} (floor {floor:.2f}, no objects {empty:.2f})"
+    areas.set_title(label.strip(), fontsize=9)
     fig.tight_layout()
     return figure_array(fig)
 
