@@ -209,6 +209,10 @@ def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path, c
     assert "warning" not in report
     classes = report["methods"]["layerwise"]["class_area_error"]
     assert "background" in classes and all(v >= 0 for v in classes.values())
+    rows = report["methods"]["layerwise"]["class_areas"]  # mean areas, real vs reconstructed
+    assert abs(sum(r["real_area"] for r in rows) - 100.0) < 1e-3
+    for r in rows:  # a gap between the means is at most the mean per-image error
+        assert abs(r["generated_area"] - r["real_area"]) <= classes[r["class"]] + 1e-6
     assert (tmp_path / "inversion.png").exists()
     assert "layerwise" in format_report(report)
 

@@ -360,21 +360,24 @@ def format_report(report: dict) -> str:
 
 def score_methods(images, recons, features, free, seg_real, seg_recons, seg) -> dict:
     """Per method: its free numbers and the image's, the objective (pixel + feature L1),
-    pixel MSE, and each class's mean absolute area error (percent) of ``seg``'s maps of
-    the reconstructions ``seg_recons`` against the real images' ``seg_real``."""
-    from ocg_jax.metrics.segment_stats import class_areas
+    pixel MSE, each class's mean absolute area error (percent) of ``seg``'s maps of the
+    reconstructions ``seg_recons`` against the real images' ``seg_real``, and, as the
+    paper's figures compare them, each class's mean area in both (``class_areas``)."""
+    from ocg_jax.metrics.segment_stats import class_area_change, class_areas
 
     areas_real = class_areas(seg_real, len(seg.classes))
     objective = jax.jit(jax.vmap(functools.partial(image_loss, features)))
     scores = {}
     for method, x in recons.items():
-        err = np.abs(class_areas(seg_recons[method], len(seg.classes)) - areas_real).mean(0)
+        areas = class_areas(seg_recons[method], len(seg.classes))
+        err = np.abs(areas - areas_real).mean(0)
         scores[method] = {
             "free_parameters": free[method],
             "pixel_values": int(np.prod(images.shape[1:])),
             "objective": float(np.mean(objective(x, images))),
             "pixel_mse": float(np.mean(np.square(x - np.asarray(images)))),
             "class_area_error": dict(zip(seg.classes, map(float, err), strict=True)),
+            "class_areas": class_area_change(areas_real, areas, seg.classes),
         }
     return scores
 
