@@ -98,6 +98,35 @@ def random_code(model, n: int):
     return jax.random.normal(key, (n, net.z_dim if model.name == "gan" else net.latent))
 
 
+def test_a_search_run_in_blocks_is_the_search_run_at_once():
+    """The bar moves every block; Adam's moments and count, and L-BFGS's memory, carry
+    over from block to block (a reset would change the result)."""
+    from ocg_jax.analysis import inversion as inv
+
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    model = get_model(TINY)
+    variables = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)))
+    decoder, z0 = inv.Decoder(model), random_code(model, 2)
+    targets = jax.random.uniform(jax.random.PRNGKey(1), (2, 32, 32, 3), minval=-1.0)
+    features = lambda x: x.reshape(len(x), -1)[:, ::7]
+    start = jax.vmap(lambda x, t: inv.image_loss(features, x, t))(decoder(variables, z0), targets)
+    shapes, names, _ = inv.residual_stages(decoder, variables, z0, 32 * 32 * 3)
+    layerwise = inv.LayerwiseSearch(decoder, features, tuple((k, shapes[k]) for k in names))
+    for searcher, steps in ((layerwise, 60), (inv.CodeSearch(decoder, features), 12)):
+        once, loss_once = inv.search(searcher, variables, z0, targets, steps, block=steps)
+        bar = Bar()
+        blocks, loss_blocks = inv.search(searcher, variables, z0, targets, steps, steps // 3, bar)
+        assert bar.n == 2 * steps  # image-steps
+        np.testing.assert_allclose(blocks, once, atol=1e-5)
+        np.testing.assert_allclose(loss_blocks, loss_once, rtol=1e-5)
+        assert np.all(np.asarray(loss_once) < np.asarray(start)), (loss_once, start)
+
+
 @pytest.mark.parametrize("name", ["gan", "dc_vae", "monet", "genesis"])
 def test_decoder_stages_take_deltas_from_outside(name, family_run):
     from ocg_jax.analysis.inversion import Decoder

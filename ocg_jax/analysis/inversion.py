@@ -196,56 +196,110 @@ def learning_rate(lr: float):
     return optax.piecewise_constant_schedule(lr, {800: 0.5, 1200: 0.5, 1800: 0.5})
 
 
-@functools.partial(jax.jit, static_argnames=("decoder", "features", "steps", "stages"))
-def _optimise_layerwise(decoder, variables, features, z0, targets, steps, lr, lam, stages):
+@dataclasses.dataclass(frozen=True)
+class LayerwiseSearch:
     """Per image (vmapped): Adam (``learning_rate``) on the code and on a residual at each
     of ``stages`` (``(name, shape for one image)`` pairs), the residuals penalised by
-    ``lam * sum mean(delta^2)``; ``(reconstructions, final losses)``."""
-    batch1 = lambda code: code_slice(code, None)
-    render = lambda free: decoder.with_deltas(variables, batch1(free["z"]), free["deltas"])[0]
+    ``lam * sum mean(delta^2)``.  ``init`` then ``advance`` a block of steps at a time
+    (the state carries the schedule's count), then ``render``."""
 
-    def loss_fn(free, target):
+    decoder: Decoder
+    features: object
+    stages: tuple
+    lr: float = 0.01
+    lam: float = 1.0
+
+    def _tx(self):
+        return optax.adam(learning_rate(self.lr))
+
+    def _render(self, variables, free):
+        return self.decoder.with_deltas(variables, code_slice(free["z"], None), free["deltas"])[0]
+
+    def _loss(self, variables, free, target):
         reg = sum(jnp.mean(jnp.square(v)) for v in free["deltas"].values())
-        return image_loss(features, render(free), target) + lam * reg
+        return image_loss(self.features, self._render(variables, free), target) + self.lam * reg
 
-    tx = optax.adam(learning_rate(lr))
+    @functools.partial(jax.jit, static_argnums=0)
+    def init(self, variables, z0):
+        def one(z):
+            free = {"z": z, "deltas": {k: jnp.zeros(shape) for k, shape in self.stages}}
+            return free, self._tx().init(free)
 
-    def one(z, target):
-        free = {"z": z, "deltas": {k: jnp.zeros(shape) for k, shape in stages}}
+        return jax.vmap(one)(z0)
 
-        def step(carry, _):
-            f, opt = carry
-            loss, g = jax.value_and_grad(loss_fn)(f, target)
-            updates, opt = tx.update(g, opt, f)
-            return (optax.apply_updates(f, updates), opt), loss
+    @functools.partial(jax.jit, static_argnums=(0, 4))
+    def advance(self, variables, state, targets, steps: int):
+        """``state`` after ``steps`` more steps, and each image's last loss ``[N]``."""
+        tx = self._tx()
 
-        (free, _), losses = jax.lax.scan(step, (free, tx.init(free)), None, length=steps)
-        return render(free), losses[-1]
+        def one(state, target):
+            def step(carry, _):
+                f, opt = carry
+                loss, g = jax.value_and_grad(self._loss, argnums=1)(variables, f, target)
+                updates, opt = tx.update(g, opt, f)
+                return (optax.apply_updates(f, updates), opt), loss
 
-    return jax.vmap(one)(z0, targets)
+            state, losses = jax.lax.scan(step, state, None, length=steps)
+            return state, losses[-1]
+
+        return jax.vmap(one)(state, targets)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def render(self, variables, state):
+        return jax.vmap(lambda free: self._render(variables, free))(state[0])
 
 
-@functools.partial(jax.jit, static_argnames=("decoder", "features", "steps"))
-def _optimise_z(decoder, variables, features, z0, targets, steps):
-    """The paper's z-only baseline: per image (vmapped), full-batch L-BFGS on the code from
-    ``z0``; ``(reconstructions, final losses)``."""
-    tx = optax.lbfgs()
-    render = lambda z: decoder(variables, code_slice(z, None))[0]
+@dataclasses.dataclass(frozen=True)
+class CodeSearch:
+    """The paper's z-only baseline: per image (vmapped), full-batch L-BFGS on the code
+    (optax's, zoom line search); ``init``, ``advance`` a block of steps, ``render``."""
 
-    def one(z, target):
-        value_fn = lambda z: image_loss(features, render(z), target)
-        value_and_grad = optax.value_and_grad_from_state(value_fn)
+    decoder: Decoder
+    features: object
 
-        def step(carry, _):
-            z, state = carry
-            value, grad = value_and_grad(z, state=state)
-            updates, state = tx.update(grad, state, z, value=value, grad=grad, value_fn=value_fn)
-            return (optax.apply_updates(z, updates), state), value
+    def _render(self, variables, z):
+        return self.decoder(variables, code_slice(z, None))[0]
 
-        (z, _), losses = jax.lax.scan(step, (z, tx.init(z)), None, length=steps)
-        return render(z), losses[-1]
+    @functools.partial(jax.jit, static_argnums=0)
+    def init(self, variables, z0):
+        return jax.vmap(lambda z: (z, optax.lbfgs().init(z)))(z0)
 
-    return jax.vmap(one)(z0, targets)
+    @functools.partial(jax.jit, static_argnums=(0, 4))
+    def advance(self, variables, state, targets, steps: int):
+        """``state`` after ``steps`` more steps, and each image's last loss ``[N]``."""
+        tx = optax.lbfgs()
+
+        def one(state, target):
+            value_fn = lambda z: image_loss(self.features, self._render(variables, z), target)
+            value_and_grad = optax.value_and_grad_from_state(value_fn)
+
+            def step(carry, _):
+                z, opt = carry
+                value, grad = value_and_grad(z, state=opt)
+                updates, opt = tx.update(grad, opt, z, value=value, grad=grad, value_fn=value_fn)
+                return (optax.apply_updates(z, updates), opt), value
+
+            state, losses = jax.lax.scan(step, state, None, length=steps)
+            return state, losses[-1]
+
+        return jax.vmap(one)(state, targets)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def render(self, variables, state):
+        return jax.vmap(lambda z: self._render(variables, z))(state[0])
+
+
+def search(searcher, variables, z0, targets, steps: int, block: int = 100, bar=None):
+    """``(reconstructions, final losses [N])`` after ``steps`` steps of ``searcher``
+    (``CodeSearch`` or ``LayerwiseSearch``), run ``block`` steps a call so that ``bar``
+    (a tqdm counting image-steps, or None) moves as the work is done."""
+    state, losses = searcher.init(variables, z0), None
+    for done in range(0, steps, block):
+        n = min(block, steps - done)
+        state, losses = jax.block_until_ready(searcher.advance(variables, state, targets, n))
+        if bar is not None:
+            bar.update(n * len(targets))
+    return searcher.render(variables, state), losses
 
 
 def check_methods(methods) -> tuple[str, ...]:
@@ -274,28 +328,30 @@ def invert(
     axis N; see ``Decoder``) by each of ``methods`` (``METHODS``); ``features``: a fixed
     ``[N, S, S, 3] -> [N, D]`` network on model-space images; ``layers``: how many early
     stages of each decoder get a residual (``Decoder.early_stages``).  Images are
-    optimised ``chunk`` at a time (each on its own: the chunks only bound the memory; with
-    ``progress``, a bar per method counts them, its ETA from the first)."""
+    optimised ``chunk`` at a time (each on its own: the chunks only bound the memory); with
+    ``progress``, a bar per method counts image-steps, moved every block of ``search``."""
     methods = check_methods(methods)
     images = jnp.asarray(images, jnp.float32)
     shapes, names, _ = residual_stages(decoder, variables, z0, images[0].size, layers)
     stages = tuple((k, shapes[k]) for k in names)
     out = {"encoder": jax.jit(decoder)(variables, z0)} if "encoder" in methods else {}
-    run = {
-        "z": lambda z, x: _optimise_z(decoder, variables, features, z, x, steps)[0],
-        "layerwise": lambda z, x: _optimise_layerwise(
-            decoder, variables, features, z, x, steps, lr, lam, stages
-        )[0],
+    searchers = {
+        "z": CodeSearch(decoder, features),
+        "layerwise": LayerwiseSearch(decoder, features, stages, lr, lam),
     }
     for method in [m for m in ("z", "layerwise") if m in methods]:
-        starts = range(0, len(images), chunk)
         desc = f"{method}: {steps} steps, {chunk} images a chunk"
-        parts = [  # waited for chunk by chunk, or the bar would count dispatches, not work
-            jax.block_until_ready(
-                run[method](code_slice(z0, slice(i, i + chunk)), images[i : i + chunk])
-            )
-            for i in tqdm(starts, desc=desc, unit="chunk", disable=not progress, leave=False)
-        ]
+        total = steps * len(images)
+        with tqdm(
+            total=total, desc=desc, unit="image-step", disable=not progress, leave=False
+        ) as bar:
+            parts = [
+                search(
+                    searchers[method], variables, code_slice(z0, slice(i, i + chunk)),
+                    images[i : i + chunk], steps, bar=bar,
+                )[0]
+                for i in range(0, len(images), chunk)
+            ]  # fmt: skip
         out[method] = jnp.concatenate(parts)
     return {k: np.asarray(v) for k, v in out.items()}
 
