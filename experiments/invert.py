@@ -46,6 +46,11 @@ _STEP = flags.DEFINE_integer("checkpoint_step", None, "checkpoint to load (defau
 _METHODS = flags.DEFINE_list(
     "methods", "encoder,z,layerwise", "which of encoder, z, layerwise to run"
 )
+_Z_SEARCH = flags.DEFINE_enum(
+    "z_search", "per_image", ["per_image", "joint"],
+    "the z-only baseline: L-BFGS per image (the paper's) or one on each chunk's summed loss "
+    "(10-18x faster on a CPU, a higher loss at equal steps)",
+)  # fmt: skip
 _OUT = flags.DEFINE_string("out_dir", None, "where to write the JSON and PNG (default: WORKDIR)")
 flags.mark_flags_as_required(["workdir"])
 
@@ -70,6 +75,7 @@ def main(argv):
         methods=_METHODS.value,
         progress=True,
         vgg_weights=_VGG.value,
+        z_search=_Z_SEARCH.value,
     )
     print(format_report(report))
     print(f"wrote {report['out_dir']}/inversion.json and inversion.png")

@@ -117,7 +117,10 @@ def test_a_search_run_in_blocks_is_the_search_run_at_once():
     start = jax.vmap(lambda x, t: inv.image_loss(features, x, t))(decoder(variables, z0), targets)
     shapes, names, _ = inv.residual_stages(decoder, variables, z0, 32 * 32 * 3)
     layerwise = inv.LayerwiseSearch(decoder, features, tuple((k, shapes[k]) for k in names))
-    for searcher, steps in ((layerwise, 60), (inv.CodeSearch(decoder, features), 12)):
+    searches = [(layerwise, 60)] + [
+        (inv.CodeSearch(decoder, features, per_image), 12) for per_image in (True, False)
+    ]
+    for searcher, steps in searches:
         once, loss_once = inv.search(searcher, variables, z0, targets, steps, block=steps)
         bar = Bar()
         blocks, loss_blocks = inv.search(searcher, variables, z0, targets, steps, steps // 3, bar)
@@ -125,6 +128,8 @@ def test_a_search_run_in_blocks_is_the_search_run_at_once():
         np.testing.assert_allclose(blocks, once, atol=1e-5)
         np.testing.assert_allclose(loss_blocks, loss_once, rtol=1e-5)
         assert np.all(np.asarray(loss_once) < np.asarray(start)), (loss_once, start)
+    with pytest.raises(ValueError, match="z_search must be 'per_image' or 'joint'"):
+        inv.check_z_search("both")
 
 
 @pytest.mark.parametrize("name", ["gan", "dc_vae", "monet", "genesis"])
@@ -221,6 +226,7 @@ def test_layerwise_and_z_inversion_descend_from_the_encoder(gan_run, tmp_path, c
         assert stage in bars, bars[-2000:]
     assert report["encoder"] == "hybrid: inverses of Dense_0, BatchNorm_0 over a conv bottom"
     assert report["features"] == "the dataset's scene net"
+    assert report["z_search"] == "per_image L-BFGS"  # the paper's
     assert set(report["encoder_losses"]) == {
         "invert Dense_0", "invert BatchNorm_0", "bottom", "hybrid", "z_mse"
     }  # fmt: skip
