@@ -95,8 +95,8 @@ def histogram_figure(stats: dict, title: str = "", max_classes: int = 30) -> np.
     changes.set_xlim(-1.0, len(rows))
     fsd, floor = stats["fsd"]["fsd"], stats["floor"]["fsd"]
     empty = stats["empty_scenes"]["fsd"]
-    label = f"{title}  FSD {fsd:.2f} (floor {floor:.2f}, no objects {empty:.2f})"
-    areas.set_title(label.strip(), fontsize=9)
+    label = f"{title}\nFSD {fsd:.2f} (floor {floor:.2f}, no objects {empty:.2f})"
+    areas.set_title(label.strip(), fontsize=8)  # two lines: a 3-class figure is 3 in wide
     fig.tight_layout()
     return figure_array(fig)
 
