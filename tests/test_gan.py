@@ -1,6 +1,9 @@
 """The DCGAN-style baseline: both losses, the generator's stages, a tiny run end to end."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +11,8 @@ import numpy as np
 import pytest
 
 from ocg_jax.models.registry import get_model
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {"name": "gan", "image_size": 32, "z_dim": 8, "nf_gen": 8, "nf_disc": 8}
 
@@ -305,3 +310,14 @@ def test_genesis_decoders_invert_from_the_posterior(tiny_run, tmp_path):
         run_inversion(run, num_images=1, steps=1, methods=("pixels",), out_dir=tmp_path)
     with pytest.raises(ValueError, match="layers must be in 1.."):
         run_inversion(run, num_images=1, steps=1, layers=99, out_dir=tmp_path)
+
+
+def test_z_search_tool_compares_the_two_lbfgs_forms(gan_run):
+    cmd = ["-m", "experiments.tools.z_search", f"--workdir={gan_run[0]}"]
+    args = ["--num_images=2", "--steps=3", "--draws=1"]
+    res = subprocess.run([sys.executable, *cmd, *args], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    row = json.loads(res.stdout.strip().splitlines()[-1])
+    assert row["num_images"] == 2 and row["steps"] == 3
+    for key in ("per_image_loss", "joint_loss", "per_image_s", "joint_s", "layerwise_step_s"):
+        assert np.isfinite(row[key]) and row[key] > 0, row
