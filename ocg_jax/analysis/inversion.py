@@ -541,9 +541,11 @@ def run_inversion(
     out = Path(out_dir) if out_dir else Path(run.workdir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "inversion.json").write_text(json.dumps(report, indent=2))
+    shown = slice(0, 8)  # the picture shows the first 8 images; the scores take them all
     picture = inversion_picture(
-        unit(images), {m: unit(x) for m, x in recons.items()}, seg_real, seg_recons, seg.classes
-    )
+        unit(images[shown]), {m: unit(x[shown]) for m, x in recons.items()},
+        seg_real[shown], {m: v[shown] for m, v in seg_recons.items()}, seg.classes,
+    )  # fmt: skip
     save_png(picture, out / "inversion.png")
     report["out_dir"] = str(out)
     return report
