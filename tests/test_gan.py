@@ -105,7 +105,7 @@ def random_code(model, n: int):
 
 def test_a_search_run_in_blocks_is_the_search_run_at_once():
     """The bar moves every block; Adam's moments and count, and L-BFGS's memory, carry
-    over from block to block (a reset would change the result)."""
+    over from block to block (a reset would change the result), and the blocks compile once."""
     from ocg_jax.analysis import inversion as inv
 
     class Bar:
@@ -127,9 +127,10 @@ def test_a_search_run_in_blocks_is_the_search_run_at_once():
     ]
     for searcher, steps in searches:
         once, loss_once = inv.search(searcher, variables, z0, targets, steps, block=steps)
-        bar = Bar()
+        bar, compiled = Bar(), type(searcher).advance._cache_size()
         blocks, loss_blocks = inv.search(searcher, variables, z0, targets, steps, steps // 3, bar)
         assert bar.n == 2 * steps  # image-steps
+        assert type(searcher).advance._cache_size() == compiled + 1  # the blocks share a compile
         np.testing.assert_allclose(blocks, once, atol=1e-5)
         np.testing.assert_allclose(loss_blocks, loss_once, rtol=1e-5)
         assert np.all(np.asarray(loss_once) < np.asarray(start)), (loss_once, start)

@@ -106,7 +106,9 @@ class CodeSearch:
     @functools.partial(jax.jit, static_argnums=0)
     def init(self, variables, z0):
         init = self._tx().init
-        return (z0, jax.vmap(init)(z0) if self.per_image else init(z0))
+        state = (z0, jax.vmap(init)(z0) if self.per_image else init(z0))
+        # the line search's info starts weakly typed: strong types, so advance compiles once
+        return jax.tree.map(lambda a: jnp.asarray(a, dtype=a.dtype), state)
 
     @functools.partial(jax.jit, static_argnums=(0, 4))
     def advance(self, variables, state, targets, steps: int):
