@@ -8,7 +8,9 @@ WGAN-GP (gradient penalty 10, 5 critic steps per generator step, Adam 1e-4 betas
 as Gulrajani et al.), batch 64.  Variants: ``hinge`` (a spectrally normalised
 discriminator, one step each, Adam 2e-4), ``ema`` (samples, inversion and statistics
 use the generator's moving average, decay 0.999), ``quick`` (tiny data, narrow nets;
-tests) and ``cpu`` (32 px, 1.5k steps on a CPU).  docs/seeing.md has what each gives.
+tests), ``cpu`` (32 px, 1.5k steps on a CPU) and ``slim`` (the generator's 4x4 stage at
+half width, so that a layer-wise residual there is under half the image's pixel values).
+docs/seeing.md has what each gives.
 """
 
 import ml_collections
@@ -36,6 +38,7 @@ def gan_config(dataset: str) -> ml_collections.ConfigDict:
             "z_dim": 128,
             "nf_gen": 64,
             "nf_disc": 64,
+            "first_width": 0,  # 0: DCGAN's nf_gen * S / 8
             "loss": "wgan_gp",
             "gp_weight": 10.0,
         }
@@ -74,7 +77,11 @@ def gan_variants(dataset: str) -> dict:
         c.checkpoint_every = 500
         return c
 
-    return {"hinge": hinge, "ema": ema, "quick": quick, "cpu": cpu}
+    def slim(c):  # after the size variants: half of DCGAN's nf_gen * S / 8 at 4x4
+        c.model.first_width = c.model.nf_gen * c.model.image_size // 16
+        return c
+
+    return {"hinge": hinge, "ema": ema, "quick": quick, "cpu": cpu, "slim": slim}
 
 
 def get_config(variant: str = ""):

@@ -42,17 +42,19 @@ class Generator(nn.Module):
     image_size: int = 64
     z_dim: int = 128
     nf: int = 64
+    first_width: int = 0  # the 4x4 stage's channels; 0: nf * S / 8, as DCGAN
 
     @nn.compact
     def __call__(self, z: Array, train: bool) -> Array:
-        """``[B, Z] -> [B, S, S, 3]``: 4x4 at ``nf * S / 8`` channels, halved per doubling."""
+        """``[B, Z] -> [B, S, S, 3]``: 4x4 at ``first_width`` (or ``nf * S / 8``) channels,
+        then ``nf * S / 16`` at 8x8, halved per doubling."""
         bn = lambda h: nn.BatchNorm(not train, momentum=0.9, epsilon=1e-5)(h)
         ups = (self.image_size // 4).bit_length() - 1  # 4 -> S
-        width = self.nf * 2 ** (ups - 1)
-        h = nn.relu(bn(nn.Dense(4 * 4 * width)(z).reshape(-1, 4, 4, width)))
-        for _ in range(ups - 1):
-            width //= 2
-            h = nn.relu(bn(UpConv4(width)(h)))
+        top = self.nf * 2 ** (ups - 1)
+        first = self.first_width or top
+        h = nn.relu(bn(nn.Dense(4 * 4 * first)(z).reshape(-1, 4, 4, first)))
+        for i in range(1, ups):
+            h = nn.relu(bn(UpConv4(top // 2**i)(h)))
         return jnp.tanh(UpConv4(3)(h))
 
 
@@ -85,18 +87,23 @@ class GANNet:
     z_dim: int = 128
     nf_gen: int = 64
     nf_disc: int = 64
+    first_width: int = 0  # the generator's 4x4 channels; 0: DCGAN's nf_gen * S / 8
     loss: str = "hinge"  # or "wgan_gp"
     gp_weight: float = 10.0
 
     def check(self) -> None:
         if self.image_size not in (32, 64):
             raise ValueError(f"the GAN's image_size must be 32 or 64, got {self.image_size}")
+        if self.first_width < 0:
+            raise ValueError(
+                f"the GAN's first_width must be >= 0 (0: DCGAN's), got {self.first_width}"
+            )
         if self.loss not in LOSSES:
             raise ValueError(f"model.loss must be one of {LOSSES}, got {self.loss!r}")
 
     @property
     def generator(self) -> Generator:
-        return Generator(self.image_size, self.z_dim, self.nf_gen)
+        return Generator(self.image_size, self.z_dim, self.nf_gen, self.first_width)
 
     @property
     def discriminator(self) -> Discriminator:
