@@ -172,23 +172,32 @@ def test_decoder_stages_take_deltas_from_outside(name, family_run):
         Decoder(get_model({"name": "redo", "image_size": 32}))
 
 
-def test_slim_generator_leaves_the_residual_under_half_the_pixel_values():
+def test_a_generator_from_2x2_leaves_the_residual_under_half_the_pixel_values():
     """``:cpu`` widths: DCGAN's 4x4x128 stage alone is 2,048 of the 3,072 pixel values;
-    ``slim`` halves it, so the default residual (Dense_0) and the code stay under half."""
+    ``from2x2`` starts at 2x2x256, so the default residual (Dense_0) and the code stay
+    under half; ``first_width`` sets that stage's channels."""
     from experiments.configs import gan_multi_dsprites
     from ocg_jax.analysis import inversion as inv
 
-    for variant, first, stages in (("cpu", 128, []), ("cpu,slim", 64, ["Dense_0"])):
-        model = get_model(gan_multi_dsprites.get_config(variant).model)
+    for variant, side, first, stages in (("cpu", 4, 128, []), ("cpu,from2x2", 2, 256, ["Dense_0"]),
+                                         ("cpu", 4, 64, ["Dense_0"])):  # fmt: skip
+        config = gan_multi_dsprites.get_config(variant)
+        config.model.first_width = 64 if first == 64 else 0
+        model = get_model(config.model)
         variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)))
         kernels = {k: v["kernel"].shape for k, v in variables["params"]["generator"].items()
                    if k.startswith(("Dense", "UpConv"))}  # fmt: skip
-        assert kernels == {"Dense_0": (128, 16 * first), "UpConv4_0": (4, 4, first, 64),
-                           "UpConv4_1": (4, 4, 64, 32), "UpConv4_2": (4, 4, 32, 3)}  # fmt: skip
+        ups = [(first, 128)] if side == 2 else []
+        ups += [(first if side == 4 else 128, 64), (64, 32), (32, 3)]
+        expected = {f"UpConv4_{i}": (4, 4, a, b) for i, (a, b) in enumerate(ups)}
+        assert kernels == {"Dense_0": (128, side * side * first), **expected}
         shapes = inv.Decoder(model).stage_shapes(variables, random_code(model, 1))
+        assert shapes["Dense_0"][-1] == side * side * first
         fits = inv.Decoder(model).early_stages(shapes, None, 32 * 32 * 3 // 2 - 128)
         assert fits == (stages or ["Dense_0"])  # at least one stage, even over the budget
         assert (int(np.prod(shapes["Dense_0"])) + 128 <= 32 * 32 * 3 // 2) == bool(stages)
+        images = model.generate(jax.tree.map(jnp.zeros_like, variables), random_code(model, 2))[0]
+        assert images.shape == (2, 32, 32, 3)
 
 
 def test_bad_settings_are_named():
@@ -196,6 +205,8 @@ def test_bad_settings_are_named():
         get_model({**TINY, "image_size": 48})
     with pytest.raises(ValueError, match="first_width must be >= 0"):
         get_model({**TINY, "first_width": -1})
+    with pytest.raises(ValueError, match="first_size must be 2 or 4"):
+        get_model({**TINY, "first_size": 8})
     with pytest.raises(ValueError, match="model.loss must be one of"):
         get_model({**TINY, "loss": "least_squares"})
 

@@ -1,7 +1,7 @@
 """A DCGAN-style GAN (Radford et al. 2016): the generator baseline of segment statistics
 and layer-wise inversion (Bau et al. 2019).
 
-Generator: ``z [B, Z] ~ N(0, I)`` -> dense to a 4x4 map -> stride-2 4x4 transposed convs
+Generator: ``z [B, Z] ~ N(0, I)`` -> dense to a 4x4 (or 2x2) map -> stride-2 4x4 transposed convs
 with batch norm and ReLU, doubling the size and halving the width, -> ``tanh``: images
 ``[B, S, S, 3]`` in [-1, 1], S = 32 or 64 (layer-wise inversion adds deltas to its
 layers' outputs from outside: ``ocg_jax.analysis.inversion``).
@@ -42,17 +42,19 @@ class Generator(nn.Module):
     image_size: int = 64
     z_dim: int = 128
     nf: int = 64
-    first_width: int = 0  # the 4x4 stage's channels; 0: nf * S / 8, as DCGAN
+    first_width: int = 0  # the first stage's channels; 0: nf * S / (2 * first_size), as DCGAN
+    first_size: int = 4  # the first stage's side: 4 as DCGAN, or 2 (one more up-sampling)
 
     @nn.compact
     def __call__(self, z: Array, train: bool) -> Array:
-        """``[B, Z] -> [B, S, S, 3]``: 4x4 at ``first_width`` (or ``nf * S / 8``) channels,
-        then ``nf * S / 16`` at 8x8, halved per doubling."""
+        """``[B, Z] -> [B, S, S, 3]``: ``first_size`` square at ``first_width`` (or
+        ``nf * S / (2 first_size)``) channels, then halved per doubling (``nf * S / 16`` at
+        8x8)."""
         bn = lambda h: nn.BatchNorm(not train, momentum=0.9, epsilon=1e-5)(h)
-        ups = (self.image_size // 4).bit_length() - 1  # 4 -> S
+        ups = (self.image_size // self.first_size).bit_length() - 1  # first_size -> S
         top = self.nf * 2 ** (ups - 1)
-        first = self.first_width or top
-        h = nn.relu(bn(nn.Dense(4 * 4 * first)(z).reshape(-1, 4, 4, first)))
+        first, side = self.first_width or top, self.first_size
+        h = nn.relu(bn(nn.Dense(side * side * first)(z).reshape(-1, side, side, first)))
         for i in range(1, ups):
             h = nn.relu(bn(UpConv4(top // 2**i)(h)))
         return jnp.tanh(UpConv4(3)(h))
@@ -87,7 +89,8 @@ class GANNet:
     z_dim: int = 128
     nf_gen: int = 64
     nf_disc: int = 64
-    first_width: int = 0  # the generator's 4x4 channels; 0: DCGAN's nf_gen * S / 8
+    first_width: int = 0  # the generator's first stage's channels; 0: DCGAN's rule
+    first_size: int = 4  # that stage's side: 4 (DCGAN) or 2
     loss: str = "hinge"  # or "wgan_gp"
     gp_weight: float = 10.0
 
@@ -98,12 +101,15 @@ class GANNet:
             raise ValueError(
                 f"the GAN's first_width must be >= 0 (0: DCGAN's), got {self.first_width}"
             )
+        if self.first_size not in (2, 4):
+            raise ValueError(f"the GAN's first_size must be 2 or 4, got {self.first_size}")
         if self.loss not in LOSSES:
             raise ValueError(f"model.loss must be one of {LOSSES}, got {self.loss!r}")
 
     @property
     def generator(self) -> Generator:
-        return Generator(self.image_size, self.z_dim, self.nf_gen, self.first_width)
+        net = (self.image_size, self.z_dim, self.nf_gen, self.first_width, self.first_size)
+        return Generator(*net)
 
     @property
     def discriminator(self) -> Discriminator:
