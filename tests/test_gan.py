@@ -179,10 +179,11 @@ def test_a_generator_from_2x2_leaves_the_residual_under_half_the_pixel_values():
     from experiments.configs import gan_multi_dsprites
     from ocg_jax.analysis import inversion as inv
 
-    for variant, side, first, stages in (("cpu", 4, 128, []), ("cpu,from2x2", 2, 256, ["Dense_0"]),
-                                         ("cpu", 4, 64, ["Dense_0"])):  # fmt: skip
+    cases = (("cpu", 0, 4, 128, []), ("cpu,from2x2", 0, 2, 256, ["Dense_0"]),
+             ("cpu", 64, 4, 64, ["Dense_0"]))  # fmt: skip
+    for variant, width, side, first, stages in cases:
         config = gan_multi_dsprites.get_config(variant)
-        config.model.first_width = 64 if first == 64 else 0
+        config.model.first_width = width
         model = get_model(config.model)
         variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)))
         kernels = {k: v["kernel"].shape for k, v in variables["params"]["generator"].items()

@@ -1,10 +1,10 @@
 """A DCGAN-style GAN (Radford et al. 2016): the generator baseline of segment statistics
 and layer-wise inversion (Bau et al. 2019).
 
-Generator: ``z [B, Z] ~ N(0, I)`` -> dense to a 4x4 (or 2x2) map -> stride-2 4x4 transposed convs
-with batch norm and ReLU, doubling the size and halving the width, -> ``tanh``: images
-``[B, S, S, 3]`` in [-1, 1], S = 32 or 64 (layer-wise inversion adds deltas to its
-layers' outputs from outside: ``ocg_jax.analysis.inversion``).
+Generator: ``z [B, Z] ~ N(0, I)`` -> dense to a 4x4 (or 2x2) map -> stride-2 4x4
+transposed convs with batch norm and ReLU, doubling the size and halving the width,
+-> ``tanh``: images ``[B, S, S, 3]`` in [-1, 1], S = 32 or 64 (layer-wise inversion adds
+deltas to its layers' outputs from outside: ``ocg_jax.analysis.inversion``).
 Discriminator: stride-2 4x4 convs with leaky ReLU down to 4x4, then linear; spectrally
 normalised for the hinge loss, plain for WGAN-GP (whose gradient penalty replaces it).
 """
@@ -108,8 +108,8 @@ class GANNet:
 
     @property
     def generator(self) -> Generator:
-        net = (self.image_size, self.z_dim, self.nf_gen, self.first_width, self.first_size)
-        return Generator(*net)
+        return Generator(self.image_size, self.z_dim, self.nf_gen,
+                         first_width=self.first_width, first_size=self.first_size)  # fmt: skip
 
     @property
     def discriminator(self) -> Discriminator:
