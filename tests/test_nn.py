@@ -127,6 +127,29 @@ def test_stride2_transposed_conv_is_pytorchs_and_its_gradients_match_lax(k):
         conv_transpose_stride2(x, jnp.ones((4, 4, 3, 4)))
 
 
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (2, 1), (5, 6)])
+def test_4x4_transposed_conv_is_pytorchs_at_every_map_size(size):
+    """Maps of up to 4 pixels take the matmul form, larger ones the sub-pixel conv."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, *size, 3))
+    w = jax.random.normal(jax.random.PRNGKey(1), (4, 4, 3, 5))
+    y = jax.jit(layers.conv_transpose_4x4_stride2)(x, w)
+    assert y.shape == (2, 2 * size[0], 2 * size[1], 5)
+    np.testing.assert_allclose(
+        y, _torch_conv_transpose_stride2(np.asarray(x), np.asarray(w)), atol=1e-4
+    )
+
+    def ref(x, w):  # the zero-dilated form of ConvTranspose2d(4, 2, 1)
+        return jax.lax.conv_general_dilated(
+            x, jnp.flip(w, (0, 1)), (1, 1), [(2, 2)] * 2, (2, 2), dimension_numbers=DN
+        )
+
+    cot = jax.random.normal(jax.random.PRNGKey(2), y.shape)
+    g = jax.grad(lambda x, w: jnp.sum(layers.conv_transpose_4x4_stride2(x, w) * cot), (0, 1))
+    g_ref = jax.grad(lambda x, w: jnp.sum(ref(x, w) * cot), (0, 1))
+    for a, b in zip(g(x, w), g_ref(x, w), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_elu_matches_jax_nn_elu():
     x = jnp.linspace(-20.0, 5.0, 2001)
     np.testing.assert_allclose(elu(x), jax.nn.elu(x), atol=2e-7)
