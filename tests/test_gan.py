@@ -175,15 +175,18 @@ def test_decoder_stages_take_deltas_from_outside(name, family_run):
 def test_a_generator_from_2x2_leaves_the_residual_under_half_the_pixel_values():
     """``:cpu`` widths: DCGAN's 4x4x128 stage alone is 2,048 of the 3,072 pixel values;
     ``from2x2`` starts at 2x2x256, so the default residual (Dense_0) and the code stay
-    under half; ``first_width`` sets that stage's channels."""
+    under half; ``first_width`` sets that stage's channels, and ``bounded`` the widest
+    whose stage and code fit in half (4x4x88 + 128 = 1,536 exactly)."""
     from experiments.configs import gan_multi_dsprites
     from ocg_jax.analysis import inversion as inv
 
     cases = (("cpu", 0, 4, 128, []), ("cpu,from2x2", 0, 2, 256, ["Dense_0"]),
-             ("cpu", 64, 4, 64, ["Dense_0"]))  # fmt: skip
+             ("cpu", 64, 4, 64, ["Dense_0"]),
+             ("cpu,bounded", None, 4, 88, ["Dense_0"]))  # fmt: skip
     for variant, width, side, first, stages in cases:
         config = gan_multi_dsprites.get_config(variant)
-        config.model.first_width = width
+        if width is not None:
+            config.model.first_width = width
         model = get_model(config.model)
         variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)))
         kernels = {k: v["kernel"].shape for k, v in variables["params"]["generator"].items()
@@ -199,6 +202,16 @@ def test_a_generator_from_2x2_leaves_the_residual_under_half_the_pixel_values():
         assert (int(np.prod(shapes["Dense_0"])) + 128 <= 32 * 32 * 3 // 2) == bool(stages)
         images = model.generate(jax.tree.map(jnp.zeros_like, variables), random_code(model, 2))[0]
         assert images.shape == (2, 32, 32, 3)
+
+
+def test_bounded_caps_the_first_stage_at_half_the_pixel_values_and_at_dcgans_width():
+    from experiments.configs import gan_multi_dsprites
+
+    for variant, width in (("bounded", 376), ("quick,bounded", 32), ("cpu,from2x2,bounded", 256)):
+        model = gan_multi_dsprites.get_config(variant).model
+        assert model.first_width == width, variant
+        free = model.first_size**2 * width + model.z_dim
+        assert free <= model.image_size**2 * 3 // 2, variant
 
 
 def test_bad_settings_are_named():

@@ -10,8 +10,10 @@ discriminator, one step each, Adam 2e-4), ``ema`` (samples, inversion and statis
 use the generator's moving average, decay 0.999), ``quick`` (tiny data, narrow nets;
 tests), ``cpu`` (32 px, 1.5k steps on a CPU) and ``from2x2`` (the generator starts at
 2x2, one up-sampling more, so that a layer-wise residual on its first stage is a third of
-a 32 px image's pixel values).  ``--config.model.first_width`` sets the first stage's
-channels.  docs/seeing.md has what each gives.
+a 32 px image's pixel values) and ``bounded`` (the first stage as wide as DCGAN's, but
+no wider than keeps it and z within half the pixel values: 4x4x88 at 32 px, so that
+layer-wise inversion meets the paper's bound).  ``--config.model.first_width`` sets the
+first stage's channels.  docs/seeing.md has what each gives.
 """
 
 import ml_collections
@@ -83,7 +85,15 @@ def gan_variants(dataset: str) -> dict:
         c.model.first_size = 2
         return c
 
-    return {"hinge": hinge, "ema": ema, "quick": quick, "cpu": cpu, "from2x2": from2x2}
+    def bounded(c):  # applied last: the sizes above are set
+        m = c.model
+        dcgan = m.nf_gen * m.image_size // (2 * m.first_size)
+        half = m.image_size**2 * 3 // 2  # layer-wise inversion's free numbers: z + the stage
+        c.model.first_width = min(dcgan, (half - m.z_dim) // m.first_size**2)
+        return c
+
+    return {"hinge": hinge, "ema": ema, "quick": quick, "cpu": cpu, "from2x2": from2x2,
+            "bounded": bounded}  # fmt: skip
 
 
 def get_config(variant: str = ""):
