@@ -87,7 +87,7 @@ def gan_variants(dataset: str) -> dict:
 
     def bounded(c):  # applied last: the sizes above are set
         m = c.model
-        dcgan = m.nf_gen * m.image_size // (2 * m.first_size)
+        dcgan = m.nf_gen * m.image_size // (2 * m.first_size)  # Generator's rule; configs skip jax
         half = m.image_size**2 * 3 // 2  # layer-wise inversion's free numbers: z + the stage
         c.model.first_width = min(dcgan, (half - m.z_dim) // m.first_size**2)
         return c
