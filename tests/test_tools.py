@@ -102,3 +102,50 @@ def test_notebook_outputs_tool_names_a_missing_notebook():
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 2 and "nothing.ipynb" in done.stderr and not done.stdout
+
+
+def _dd_run(root: Path, prior: str, beta: float, seed: int, score: float) -> Path:
+    """A run directory as experiments.train and evaluate leave it (the parts the figure reads)."""
+    d = root / f"{prior}_beta{beta:g}" / f"seed_{seed}"
+    d.mkdir(parents=True)
+    cfg = {"model": {"prior": {"name": prior}}, "beta": beta, "alpha": 0.0, "seed": seed}
+    dis = {"disentanglement_score": score, "factor_vae_eval_accuracy": score / 2,
+           "mig": score / 10, "dci_disentanglement": score / 5, "protocols": {}}  # fmt: skip
+    ev = {"step": 40, "metrics": {"elbo": -100.0 - beta}, "disentanglement": dis}
+    (d / "config.json").write_text(json.dumps(cfg))
+    (d / "eval.json").write_text(json.dumps(ev))
+    return d
+
+
+def test_dd_beta_figure_tabulates_each_prior_and_beta_over_seeds(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    scores = {("isotropic", 1.0): [0.4, 0.5], ("isotropic", 4.0): [0.6, 0.62],
+              ("anisotropic", 1.0): [0.55, 0.45], ("anisotropic", 4.0): [0.7, 0.8]}  # fmt: skip
+    dirs = [
+        _dd_run(tmp_path, p, b, s, v) for (p, b), vs in scores.items() for s, v in enumerate(vs)
+    ]
+    out = tmp_path / "fig"
+    args = ["-m", "experiments.tools.dd_beta_figure", *map(str, dirs), f"--out={out}"]
+    res = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    table = Path(f"{out}.md").read_text()
+    assert table == res.stdout.rstrip("\n") + "\n"
+    means = [line for line in table.splitlines() if "2 seeds" in line]
+    assert len(means) == 4  # a row per prior and beta, seeds pooled
+    for (prior, beta), vs in scores.items():
+        row = next(m for m in means if m.startswith(f"| {prior} | {beta:g} |"))
+        score_cell = row.split("|")[6].strip()  # prior, beta, seeds, step, ELBO, score
+        assert score_cell == f"{np.mean(vs):.3f} ± {np.std(vs):.3f}"
+    png = np.asarray(Image.open(f"{out}.png"))
+    assert png.ndim == 3 and png.shape[1] > 2 * png.shape[0]  # four panels side by side
+    # a run evaluated without the disentanglement scores: one line naming it, exit 2
+    ev = json.loads((dirs[0] / "eval.json").read_text())
+    del ev["disentanglement"]
+    (dirs[0] / "eval.json").write_text(json.dumps(ev))
+    res = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 2 and str(dirs[0]) in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -1,0 +1,124 @@
+r"""The paper's dSprites figure: disentanglement against beta, one line per prior, over seeds.
+
+    python -m experiments.tools.dd_beta_figure runs/dd_sweep/*/seed_* \
+        [--out=docs/figures/dd_score_vs_beta]
+
+Reads each run's ``config.json`` (prior and beta) and ``eval.json`` (from
+``experiments.evaluate --evaluators=scores,disentanglement``), and writes ``OUT.md`` (a
+row per run, then mean ± std per prior and beta) and ``OUT.png`` (the score of Mathieu
+et al., Kim & Mnih's accuracy, MIG and DCI disentanglement against beta: mean, with the
+std over seeds as bars and each seed as a dot).  Prints the Markdown.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from absl import flags
+
+from experiments import cli
+
+_OUT = flags.DEFINE_string("out", None, "prefix for the .md and .png files (None: print only)")
+
+#: (eval.json ``disentanglement`` key, column / panel title)
+METRICS = (
+    ("disentanglement_score", "score (Mathieu et al.)"),
+    ("factor_vae_eval_accuracy", "Kim & Mnih accuracy"),
+    ("mig", "MIG"),
+    ("dci_disentanglement", "DCI disentanglement"),
+)
+
+
+def load_sweep(dirs) -> list[dict]:
+    """A record per run: ``prior``, ``beta``, ``alpha``, ``seed``, ``step``, ``elbo`` and the
+    ``METRICS``; raises naming the run whose evaluation lacks them."""
+    records = []
+    for d in map(Path, dirs):
+        for name in ("config.json", "eval.json"):
+            if not (d / name).exists():
+                raise FileNotFoundError(f"{d / name} not found: train and evaluate {d} first")
+        cfg = json.loads((d / "config.json").read_text())
+        ev = json.loads((d / "eval.json").read_text())
+        dis = ev.get("disentanglement")
+        if not dis:
+            fix = f"experiments.evaluate --workdir={d} --evaluators=scores,disentanglement"
+            raise ValueError(f"{d}/eval.json has no disentanglement scores: run {fix}")
+        records.append({
+            "prior": cfg["model"]["prior"]["name"], "beta": float(cfg["beta"]),
+            "alpha": float(cfg.get("alpha", 0.0)), "seed": cfg["seed"], "step": ev["step"],
+            "elbo": ev["metrics"]["elbo"], **{k: dis[k] for k, _ in METRICS},
+        })  # fmt: skip
+    return sorted(records, key=lambda r: (r["prior"], r["beta"], r["seed"]))
+
+
+def cells(records: list[dict]) -> dict[tuple[str, float], list[dict]]:
+    """``{(prior, beta): [records over seeds]}``, sorted."""
+    out: dict = {}
+    for r in records:
+        out.setdefault((r["prior"], r["beta"]), []).append(r)
+    return dict(sorted(out.items()))
+
+
+def to_markdown(records: list[dict]) -> str:
+    names = ["elbo"] + [k for k, _ in METRICS]
+    titles = ["ELBO"] + [t for _, t in METRICS]
+    head = "| prior | beta | seed | step | " + " | ".join(titles) + " |\n"
+    rule = "|" + "---|" * (len(names) + 4) + "\n"
+    runs = "".join(
+        f"| {r['prior']} | {r['beta']:g} | {r['seed']} | {r['step']} | "
+        + " | ".join(f"{r[n]:.3f}" for n in names) + " |\n"
+        for r in records
+    )  # fmt: skip
+    means = ""
+    for (prior, beta), group in cells(records).items():
+        stats = [(np.mean([g[n] for g in group]), np.std([g[n] for g in group])) for n in names]
+        means += (f"| {prior} | {beta:g} | {len(group)} seeds | | "
+                  + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in stats) + " |\n")  # fmt: skip
+    return head + rule + runs + "\n" + head.replace("seed", "seeds") + rule + means
+
+
+def figure(records: list[dict]) -> np.ndarray:
+    """uint8 ``[H, W, 3]``: a panel per metric, a line per prior (mean ± std over seeds)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from ocg_jax.viz.latents import figure_array
+
+    fig = Figure(figsize=(3.2 * len(METRICS), 3.0), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(METRICS))
+    by_prior: dict = {}
+    for (prior, beta), group in cells(records).items():
+        by_prior.setdefault(prior, []).append((beta, group))
+    for ax, (key, title) in zip(axes, METRICS, strict=True):
+        for i, (prior, points) in enumerate(by_prior.items()):
+            betas = np.array([b for b, _ in points])
+            vals = [np.array([g[key] for g in group]) for _, group in points]
+            shift = betas * (1 + 0.04 * (i - 0.5))  # side by side on the log axis
+            ax.errorbar(shift, [v.mean() for v in vals], yerr=[v.std() for v in vals],
+                        marker="o", capsize=3, label=prior)  # fmt: skip
+            for x, v in zip(shift, vals, strict=True):
+                ax.scatter(np.full(len(v), x), v, s=8, color=ax.lines[-1].get_color(), alpha=0.5)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("beta")
+        ax.set_title(title, fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return figure_array(fig)
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise cli.UsageError("give the run directories, e.g. runs/dd_sweep/*/seed_*")
+    from ocg_jax import viz
+
+    records = load_sweep(argv[1:])
+    text = to_markdown(records)
+    print(text)
+    if _OUT.value:
+        Path(f"{_OUT.value}.md").write_text(text)
+        viz.save_png(figure(records), f"{_OUT.value}.png", scale=1)
+
+
+if __name__ == "__main__":
+    cli.run(main, huge_pages=False)  # reads JSON files, runs no XLA
