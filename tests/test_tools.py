@@ -133,8 +133,8 @@ def test_dd_beta_figure_tabulates_each_prior_and_beta_over_seeds(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     table = Path(f"{out}.md").read_text()
     assert table == res.stdout.rstrip("\n") + "\n"
-    means = [line for line in table.splitlines() if "2 seeds" in line]
-    assert len(means) == 4  # a row per prior and beta, seeds pooled
+    means = table.split("\n\n")[1].splitlines()[2:]
+    assert len(means) == 4 and all("| 0,1 |" in m for m in means)  # seeds pooled
     for (prior, beta), vs in scores.items():
         row = next(m for m in means if m.startswith(f"| {prior} | {beta:g} |"))
         score_cell = row.split("|")[6].strip()  # prior, beta, seeds, step, ELBO, score

@@ -72,7 +72,8 @@ def to_markdown(records: list[dict]) -> str:
     means = ""
     for (prior, beta), group in cells(records).items():
         stats = [(np.mean([g[n] for g in group]), np.std([g[n] for g in group])) for n in names]
-        means += (f"| {prior} | {beta:g} | {len(group)} seeds | | "
+        seeds = ",".join(str(g["seed"]) for g in group)
+        means += (f"| {prior} | {beta:g} | {seeds} | | "
                   + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in stats) + " |\n")  # fmt: skip
     return head + rule + runs + "\n" + head.replace("seed", "seeds") + rule + means
 
