@@ -70,6 +70,13 @@ def test_factor_vae_score_as_disentanglement_lib(data):
     assert chance["eval_accuracy"] < 0.45  # about 1 / 4 (the classifier fits noise votes)
     flat = factor_vae_score(np.zeros((100, 3)), factors[:100], rng=rng())
     assert flat == {"train_accuracy": 0.0, "eval_accuracy": 0.0, "active_dimensions": 0}
+    # a small set where some values are held by one code: those cannot vote (no variance)
+    few = np.concatenate([factors[:40], np.arange(40)[:, None] % 21], axis=1)  # 19 singletons
+    small = factor_vae_score(np.concatenate([exact[:40], noise[:40, :1]], axis=1), few,
+                             rng=rng(), num_train=300, num_eval=300)  # fmt: skip
+    assert small["eval_accuracy"] > 0.7  # exact codes still win their factors' votes
+    with pytest.raises(ValueError, match="shared by two codes"):
+        factor_vae_score(noise[:5], np.arange(5)[:, None], rng=rng())
 
 
 def test_mig_against_a_direct_computation(data):
@@ -105,3 +112,23 @@ def test_hoyer_sparsity_and_bad_input():
         mutual_information_gap(np.zeros(10), np.zeros((10, 2), int))
     with pytest.raises(TypeError, match="integer"):
         disentanglement_score(np.zeros((4, 2)), np.zeros((4, 1)), rng=np.random.default_rng(0))
+
+
+def test_factor_scores_as_evaluate_reports_them_and_their_chance(data):
+    """``evaluate``'s bundle gives each score as its own function does with the same seed,
+    and codes that carry no factor (its ``chance`` block) score clearly below exact ones."""
+    from ocg_jax.analysis.disentangling import CHANCE_KEYS, factor_scores
+
+    factors, exact, _, _, noise = data
+    kw = {"factors": factors, "num_votes": 400, "dci_images": 1000, "seed": 5}
+    good, chance = factor_scores(exact, **kw), factor_scores(noise, **kw)
+    assert good["votes_subset_size"] == 100  # n // 20 points a vote below 20,000 codes
+    direct = disentanglement_score(exact, factors, num_votes=400, subset_size=100,
+                                   rng=np.random.default_rng(5))  # fmt: skip
+    assert good["disentanglement_score"] == direct
+    assert good["mig"] == mutual_information_gap(exact, factors)
+    assert good["dci_disentanglement"] == dci(exact[:1000], factors[:1000], seed=5)[
+        "disentanglement"]  # fmt: skip
+    for key in CHANCE_KEYS:
+        assert good[key] > chance[key] + 0.3, (key, good[key], chance[key])
+    assert chance["mig"] < 0.05 and abs(chance["disentanglement_score"] - 0.25) < 0.12

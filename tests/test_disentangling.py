@@ -356,6 +356,8 @@ def test_dsprites_quick_run_is_scored_and_drawn(tmp_path, data_dir):
     from PIL import Image
 
     from experiments.configs import dd_dsprites
+    from ocg_jax.analysis.compare import flat_metrics
+    from ocg_jax.analysis.disentangling import CHANCE_KEYS
     from ocg_jax.analysis.evaluation import evaluate_run, format_table
     from ocg_jax.analysis.runs import load_run
     from ocg_jax.train.loop import train_and_evaluate
@@ -371,7 +373,12 @@ def test_dsprites_quick_run_is_scored_and_drawn(tmp_path, data_dir):
     for key in ("disentanglement_score", "disentanglement_score_t", "mig", "hoyer"):
         assert 0.0 <= d[key] <= 1.0, key
     assert {"dci_disentanglement", "dci_completeness", "dci_informativeness"} <= set(d)
+    assert set(d["chance"]) == set(CHANCE_KEYS)  # the trivial baseline beside the scores
     assert d["num_images"] == 128 and "mig" in format_table(result)
+    mig = next(line for line in format_table(result).splitlines() if line.startswith("mig "))
+    assert mig.split()[1:] == [f"{d['mig']:.4f}", f"{d['chance']['mig']:.4f}"]  # codes, chance
+    row = flat_metrics(result)  # experiments.compare's columns
+    assert (row["mig"], row["chance_mig"]) == (d["mig"], d["chance"]["mig"])
     assert result["log_likelihood"]["importance_samples"] == 4
     json.dumps(result)  # eval.json
     images = tmp_path / "run" / "images"

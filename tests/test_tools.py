@@ -110,7 +110,9 @@ def _dd_run(root: Path, prior: str, beta: float, seed: int, score: float) -> Pat
     d.mkdir(parents=True)
     cfg = {"model": {"prior": {"name": prior}}, "beta": beta, "alpha": 0.0, "seed": seed}
     dis = {"disentanglement_score": score, "factor_vae_eval_accuracy": score / 2,
-           "mig": score / 10, "dci_disentanglement": score / 5, "protocols": {}}  # fmt: skip
+           "mig": score / 10, "dci_disentanglement": score / 5, "protocols": {},
+           "chance": {"disentanglement_score": 0.25 + seed / 100, "factor_vae_eval_accuracy": 0.2,
+                      "mig": 0.001, "dci_disentanglement": 0.002}}  # fmt: skip
     ev = {"step": 40, "metrics": {"elbo": -100.0 - beta}, "disentanglement": dis}
     (d / "config.json").write_text(json.dumps(cfg))
     (d / "eval.json").write_text(json.dumps(ev))
@@ -134,7 +136,9 @@ def test_dd_beta_figure_tabulates_each_prior_and_beta_over_seeds(tmp_path):
     table = Path(f"{out}.md").read_text()
     assert table == res.stdout.rstrip("\n") + "\n"
     means = table.split("\n\n")[1].splitlines()[2:]
-    assert len(means) == 4 and all("| 0,1 |" in m for m in means)  # seeds pooled
+    assert len(means) == 5 and all("| 0,1 |" in m for m in means[:4])  # seeds pooled
+    chance = means[4].split("|")  # N(0, I) codes beside every run: 8 draws
+    assert chance[3].strip() == "8 draws" and chance[6].strip() == "0.255 ± 0.005"
     for (prior, beta), vs in scores.items():
         row = next(m for m in means if m.startswith(f"| {prior} | {beta:g} |"))
         score_cell = row.split("|")[6].strip()  # prior, beta, seeds, step, ELBO, score

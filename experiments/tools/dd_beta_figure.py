@@ -5,9 +5,10 @@ r"""The paper's dSprites figure: disentanglement against beta, one line per prio
 
 Reads each run's ``config.json`` (prior and beta) and ``eval.json`` (from
 ``experiments.evaluate --evaluators=scores,disentanglement``), and writes ``OUT.md`` (a
-row per run, then mean ± std per prior and beta) and ``OUT.png`` (the score of Mathieu
-et al., Kim & Mnih's accuracy, MIG and DCI disentanglement against beta: mean, with the
-std over seeds as bars and each seed as a dot).  Prints the Markdown.
+row per run, then mean ± std per prior and beta, and of the codes drawn from N(0, I)
+that ``evaluate`` scores beside each run) and ``OUT.png`` (the score of Mathieu et al.,
+Kim & Mnih's accuracy, MIG and DCI disentanglement against beta: mean, with the std over
+seeds as bars and each seed as a dot; N(0, I) codes dashed).  Prints the Markdown.
 """
 
 import json
@@ -47,6 +48,7 @@ def load_sweep(dirs) -> list[dict]:
             "prior": cfg["model"]["prior"]["name"], "beta": float(cfg["beta"]),
             "alpha": float(cfg.get("alpha", 0.0)), "seed": cfg["seed"], "step": ev["step"],
             "elbo": ev["metrics"]["elbo"], **{k: dis[k] for k, _ in METRICS},
+            "chance": dis.get("chance", {}),
         })  # fmt: skip
     return sorted(records, key=lambda r: (r["prior"], r["beta"], r["seed"]))
 
@@ -75,7 +77,22 @@ def to_markdown(records: list[dict]) -> str:
         seeds = ",".join(str(g["seed"]) for g in group)
         means += (f"| {prior} | {beta:g} | {seeds} | | "
                   + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in stats) + " |\n")  # fmt: skip
+    chance = chance_levels(records)
+    if chance:
+        n = sum(bool(r["chance"]) for r in records)
+        means += (f"| N(0, I) codes | | {n} draws | | | "
+                  + " | ".join(f"{chance[k][0]:.3f} ± {chance[k][1]:.3f}" if k in chance else ""
+                               for k in names[1:]) + " |\n")  # fmt: skip
     return head + rule + runs + "\n" + head.replace("seed", "seeds") + rule + means
+
+
+def chance_levels(records: list[dict]) -> dict[str, tuple[float, float]]:
+    """``{metric: (mean, std)}`` over the runs' ``chance`` blocks (codes drawn from N(0, I),
+    scored as the run's codes); empty where no evaluation has one."""
+    draws = [r["chance"] for r in records if r["chance"]]
+    keys = [k for k, _ in METRICS if draws and all(k in d for d in draws)]
+    return {k: (float(np.mean([d[k] for d in draws])), float(np.std([d[k] for d in draws])))
+            for k in keys}  # fmt: skip
 
 
 def figure(records: list[dict]) -> np.ndarray:
@@ -88,7 +105,7 @@ def figure(records: list[dict]) -> np.ndarray:
     fig = Figure(figsize=(3.2 * len(METRICS), 3.0), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(METRICS))
-    by_prior: dict = {}
+    by_prior, chance = {}, chance_levels(records)
     for (prior, beta), group in cells(records).items():
         by_prior.setdefault(prior, []).append((beta, group))
     for ax, (key, title) in zip(axes, METRICS, strict=True):
@@ -100,7 +117,12 @@ def figure(records: list[dict]) -> np.ndarray:
                         marker="o", capsize=3, label=prior)  # fmt: skip
             for x, v in zip(shift, vals, strict=True):
                 ax.scatter(np.full(len(v), x), v, s=8, color=ax.lines[-1].get_color(), alpha=0.5)
+        if key in chance:
+            ax.axhline(chance[key][0], color="grey", linestyle="--", linewidth=1, label="N(0, I)")
         ax.set_xscale("log", base=2)
+        ticks = sorted({b for _, b in cells(records)})
+        ax.set_xticks(ticks, [f"{b:g}" for b in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("beta")
         ax.set_title(title, fontsize=10)
     axes[0].legend(fontsize=8)

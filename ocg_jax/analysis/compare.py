@@ -52,6 +52,8 @@ def flat_metrics(result: dict) -> dict[str, float]:
     for name, value in result.get("disentanglement", {}).items():
         if isinstance(value, float):
             row[name] = value
+    for name, value in result.get("disentanglement", {}).get("chance", {}).items():
+        row[f"chance_{name}"] = value  # the same score of N(0, I) codes
     for label, accs in result.get("probes", {}).get("latents", {}).items():
         for kind in ("logistic", "mlp"):
             row[f"probe_{label}_{kind}"] = accs[kind]

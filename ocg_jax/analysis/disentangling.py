@@ -9,7 +9,8 @@ Posterior means of up to ``num_images`` examples of a split give:
     ``components_used`` (components given at least 5% of the encodings);
   * with the dataset's ``factors`` (dSprites): ``disentanglement_score`` (the original's
     protocol; ``disentanglement_score_t`` for a Student-t prior), ``factor_vae_*``
-    (disentanglement_lib's protocol), ``mig``, ``dci_*``; ``protocols`` names each.
+    (disentanglement_lib's protocol), ``mig``, ``dci_*``; ``protocols`` names each, and
+    ``chance`` holds the same scores of N(0, I) codes of the same shape (the trivial baseline).
 """
 
 import functools
@@ -83,6 +84,36 @@ def log_likelihood_evaluation(
     }
 
 
+#: what ``result["chance"]`` keeps of ``factor_scores`` on codes that carry no factor
+CHANCE_KEYS = ("disentanglement_score", "factor_vae_eval_accuracy", "mig",
+               "dci_disentanglement", "dci_informativeness")  # fmt: skip
+
+
+def factor_scores(
+    codes: np.ndarray, factors: np.ndarray, num_votes: int, dci_images: int, seed: int,
+    student_t_df: float | None = None,
+) -> dict:  # fmt: skip
+    """Scores of ``codes [N, D]`` against the ground-truth ``factors [N, F]``: the original's
+    disentanglement score (``_t`` under a Student-t prior of ``student_t_df``), Kim & Mnih's
+    (``factor_vae_*``), MIG and DCI (on the first ``dci_images``), each with its own
+    generator seeded by ``seed``."""
+    n = len(codes)
+    subset = max(2, min(1000, n // 20))  # points per vote: 1000 (the paper) at >= 20k
+    score = functools.partial(disentanglement_score, codes, factors, num_votes=num_votes,
+                              subset_size=subset)  # fmt: skip
+    out = {"disentanglement_score": score(rng=np.random.default_rng(seed))}
+    if student_t_df is not None:
+        out["disentanglement_score_t"] = score(rng=np.random.default_rng(seed),
+                                               student_t_df=student_t_df)  # fmt: skip
+    fv = factor_vae_score(codes, factors, rng=np.random.default_rng(seed))
+    out.update({f"factor_vae_{k}": v for k, v in fv.items()})
+    out["mig"] = mutual_information_gap(codes, factors)
+    m = min(n, dci_images)
+    out.update({f"dci_{k}": v for k, v in dci(codes[:m], factors[:m], seed=seed).items()})
+    out["votes_subset_size"] = subset
+    return out
+
+
 def disentanglement_evaluation(
     run: Run,
     split: str = "test",
@@ -113,31 +144,19 @@ def disentanglement_evaluation(
         result["component_balance"] = component_balance(np.argmax(np.asarray(mix), -1), k)
         result["components_used"] = int(np.sum(usage >= 0.05))
     if "factors" in ex:
-        factors = ex["factors"]
-        subset = max(2, min(1000, n // 20))  # points per vote: 1000 (the paper) at >= 20k
-        score = functools.partial(
-            disentanglement_score,
-            codes,
-            factors,
-            num_votes=num_votes,
-            subset_size=subset,
-        )
-        result["disentanglement_score"] = score(rng=np.random.default_rng(seed))
-        spec = run.model.net.prior_spec
-        if spec.name == "student_t":
-            result["disentanglement_score_t"] = score(
-                rng=np.random.default_rng(seed), student_t_df=spec.df
-            )
-        fv = factor_vae_score(codes, factors, rng=np.random.default_rng(seed))
-        result.update({f"factor_vae_{k}": v for k, v in fv.items()})
-        result["mig"] = mutual_information_gap(codes, factors)
-        m = min(n, dci_images)
-        result.update({f"dci_{k}": v for k, v in dci(codes[:m], factors[:m], seed=seed).items()})
-        result["votes_subset_size"] = subset
+        student_t_df = spec.df if (spec := run.model.net.prior_spec).name == "student_t" else None
+        scores = functools.partial(factor_scores, factors=ex["factors"], num_votes=num_votes,
+                                   dci_images=dci_images, seed=seed)  # fmt: skip
+        result.update(scores(codes, student_t_df=student_t_df))
+        # the trivial baseline: codes that carry no factor, N(0, I), scored the same way
+        noise = np.random.default_rng(seed + 1).standard_normal(codes.shape).astype(np.float32)
+        result["chance"] = {k: v for k, v in scores(noise).items() if k in CHANCE_KEYS}
         result["protocols"] = {
-            "disentanglement_score": f"Mathieu et al.'s code: {num_votes} votes of {subset} "
-            "codes, factor and value uniform, drawn without replacement, train = eval votes",
+            "disentanglement_score": f"Mathieu et al.'s code: {num_votes} votes of "
+            f"{result['votes_subset_size']} codes, factor and value uniform, drawn without "
+            "replacement, train = eval votes",
             "factor_vae": "disentanglement_lib: 10,000 training and 5,000 evaluation votes of "
             "64 codes, dimensions of variance < 0.05 pruned",
+            "chance": "the same scores of codes drawn from N(0, I), of the encodings' shape",
         }
     return result

@@ -138,8 +138,14 @@ def _collapse_lines(c: dict) -> list[str]:
 
 
 def _disentanglement_lines(d: dict) -> list[str]:
-    rows = [(k, v) for k, v in d.items() if k != "protocols"]
-    lines = [f"{k:<28}{v:>12.4f}" if isinstance(v, float) else f"{k:<28}{v:>12}" for k, v in rows]
+    """A line per score, with the score of N(0, I) codes beside it where there is one."""
+    chance = d.get("chance", {})
+    lines = [f"{'disentanglement':<28}{'codes':>12}{'chance':>12}"] if chance else []
+    for k, v in d.items():
+        if k in ("protocols", "chance"):
+            continue
+        value = f"{v:>12.4f}" if isinstance(v, float) else f"{v:>12}"
+        lines.append(f"{k:<28}{value}" + (f"{chance[k]:>12.4f}" if k in chance else ""))
     return lines + [f"  {k}: {v}" for k, v in d.get("protocols", {}).items()]
 
 

@@ -99,12 +99,17 @@ def factor_vae_score(
     active = np.flatnonzero(global_var >= prune)
     if not len(active):
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "active_dimensions": 0}
-    varying = [k for k in range(factors.shape[1]) if len(np.unique(factors[:, k])) > 1]
+    # a vote's value is that of an example sharing it with another (a variance needs two;
+    # on the full grid that is every example)
+    shared = {k: np.flatnonzero(_value_counts(factors[:, k]) >= 2) for k in range(factors.shape[1])}
+    varying = [k for k in shared if len(shared[k]) and len(np.unique(factors[:, k])) > 1]
+    if not varying:
+        raise ValueError("no factor value is shared by two codes: too few codes to score")
 
     def votes(n: int) -> np.ndarray:
         out = np.zeros((codes.shape[1], factors.shape[1]), np.int64)
         for k in rng.choice(varying, n):
-            value = factors[rng.integers(len(factors)), k]
+            value = factors[shared[k][rng.integers(len(shared[k]))], k]
             rows = np.flatnonzero(factors[:, k] == value)
             local = codes[rng.permutation(rows)[:batch_size]].var(axis=0, ddof=1)
             out[active[np.argmin(local[active] / global_var[active])], k] += 1
@@ -118,6 +123,12 @@ def factor_vae_score(
         "eval_accuracy": correct(evaluation),
         "active_dimensions": int(len(active)),
     }
+
+
+def _value_counts(values: np.ndarray) -> np.ndarray:
+    """``[N]``: how many of ``values`` equal each one."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    return counts[inverse]
 
 
 def mutual_information_gap(codes, factors, bins: int = 20) -> float:
