@@ -137,8 +137,8 @@ def test_dd_beta_figure_tabulates_each_prior_and_beta_over_seeds(tmp_path):
     assert table == res.stdout.rstrip("\n") + "\n"
     means = table.split("\n\n")[1].splitlines()[2:]
     assert len(means) == 5 and all("| 0,1 |" in m for m in means[:4])  # seeds pooled
-    chance = means[4].split("|")  # N(0, I) codes beside every run: 8 draws
-    assert chance[3].strip() == "8 draws" and chance[6].strip() == "0.255 ± 0.005"
+    chance = means[4].split("|")  # N(0, I) codes: one draw per evaluation seed, so 2
+    assert chance[3].strip() == "2 draws" and chance[6].strip() == "0.255 ± 0.005"
     for (prior, beta), vs in scores.items():
         row = next(m for m in means if m.startswith(f"| {prior} | {beta:g} |"))
         score_cell = row.split("|")[6].strip()  # prior, beta, seeds, step, ELBO, score

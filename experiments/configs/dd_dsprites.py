@@ -12,7 +12,7 @@ images (230,400 steps), Bernoulli likelihood, beta 1, alpha 0.  Keys: ``beta``,
     directions' spread instead), ``anisotropic_learned``, ``student_t`` (df 9);
   * ``mmd``: D(q(z), p(z)) by MMD (set ``--config.alpha``);
   * sizes: ``quick`` (tiny data, 60 steps; tests), ``cpu`` (the 50,000-image
-    ``small`` subset, 4,000 steps: about 8 minutes on 2 CPU cores).
+    ``small`` subset, 4,000 steps: about 10 minutes on 2 cores of an AMD EPYC, quiet).
 """
 
 import ml_collections

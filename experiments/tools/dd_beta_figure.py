@@ -77,19 +77,24 @@ def to_markdown(records: list[dict]) -> str:
         seeds = ",".join(str(g["seed"]) for g in group)
         means += (f"| {prior} | {beta:g} | {seeds} | | "
                   + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in stats) + " |\n")  # fmt: skip
-    chance = chance_levels(records)
+    chance, n = chance_levels(records), len(_chance_draws(records))
     if chance:
-        n = sum(bool(r["chance"]) for r in records)
-        means += (f"| N(0, I) codes | | {n} draws | | | "
+        means += (f"| N(0, I) codes | | {n} draw{'s' * (n > 1)} | | | "
                   + " | ".join(f"{chance[k][0]:.3f} ± {chance[k][1]:.3f}" if k in chance else ""
                                for k in names[1:]) + " |\n")  # fmt: skip
     return head + rule + runs + "\n" + head.replace("seed", "seeds") + rule + means
 
 
+def _chance_draws(records: list[dict]) -> list[dict]:
+    """The runs' distinct ``chance`` blocks (evaluations with one seed draw the same codes)."""
+    unique = {json.dumps(r["chance"], sort_keys=True) for r in records if r["chance"]}
+    return [json.loads(u) for u in sorted(unique)]
+
+
 def chance_levels(records: list[dict]) -> dict[str, tuple[float, float]]:
-    """``{metric: (mean, std)}`` over the runs' ``chance`` blocks (codes drawn from N(0, I),
-    scored as the run's codes); empty where no evaluation has one."""
-    draws = [r["chance"] for r in records if r["chance"]]
+    """``{metric: (mean, std)}`` over the distinct ``chance`` blocks (codes drawn from
+    N(0, I), scored as the run's codes); empty where no evaluation has one."""
+    draws = _chance_draws(records)
     keys = [k for k, _ in METRICS if draws and all(k in d for d in draws)]
     return {k: (float(np.mean([d[k] for d in draws])), float(np.std([d[k] for d in draws])))
             for k in keys}  # fmt: skip
