@@ -321,6 +321,33 @@ def test_image_model_shapes_and_bad_settings():
         get_model({"name": "dd_vae", "prior": {"name": "cauchy"}})
 
 
+def test_dsprites_networks_have_the_originals_parameter_count():
+    """iffsid's ``Enc`` and ``Dec`` for dSprites (counted in PyTorch): 547,189 parameters; the
+    prior's 10 log-variances sit beside them (trained only when learned)."""
+    from experiments.configs import dd_dsprites
+
+    model = get_model(dd_dsprites.get_config("").model)
+    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 64, 64, 1)))
+    params = shapes["params"]
+    count = lambda tree: sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(tree))
+    assert count(params["encoder"]) + count(params["decoder"]) == 547_189
+    assert params["prior_log_variances"].shape == (10,)
+    widths = [params["decoder"][f"UpConv4_{i}"]["kernel"].shape[-1] for i in range(4)]
+    assert widths == [64, 64, 32, 1]  # after the 64-channel 4x4 map: 64 -> 64 -> 64 -> 32 -> 1
+
+
+def test_the_pca_profile_is_the_originals_svds_quirk():
+    """``svds(k=20)`` of the uncentred images lists singular values in ascending order, so the
+    original's first 10 are the 20th down to the 11th largest, squared and logged."""
+    images = np.random.default_rng(0).integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
+    profile = dsprites.pca_log_variances_original(images)
+    s = np.linalg.svd(images.reshape(60, -1) / 255.0, compute_uv=False)  # descending
+    np.testing.assert_allclose(profile, np.log(s[19:9:-1] ** 2), rtol=1e-4)
+    assert np.all(np.diff(profile) > 0)  # smallest first
+    top = dsprites.pca_log_variances(images)  # the paper's description: the top 10, centred
+    assert np.all(np.diff(top) < 0)  # largest first
+
+
 # -- runs -------------------------------------------------------------------------------
 @pytest.mark.optimised
 def test_pinwheel_decomposition_uses_every_prior_cluster(data_dir):
