@@ -299,3 +299,30 @@ def test_the_progress_bar_shows_each_recipes_own_keys(tmp_path, capsys):
     logger.close()
     bar = capsys.readouterr().err
     assert "elbo=612.5" in bar and "count_acc=0.75" in bar and "generator_loss=-1.25" in bar
+
+
+def test_torch_amsgrad_is_pytorchs_update():
+    """PyTorch's Adam(amsgrad=True), written out in numpy: the maximum of the raw second
+    moment, bias-corrected after.  optax.amsgrad maxes the corrected one and differs once the
+    gradients shrink; the two states have one structure (checkpoints carry over)."""
+    lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
+    grads = [np.array([3.0, -1.0]) * 0.8**t for t in range(30)]  # large first, then smaller
+    m = v = v_max = np.zeros(2)
+    ours, tx = [], make_optimizer({"name": "amsgrad_torch", "learning_rate": lr})
+    state = tx.init(jnp.zeros(2))
+    expected = []
+    for t, g in enumerate(grads, start=1):
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+        v_max = np.maximum(v_max, v)
+        expected.append(-lr * m / (1 - b1**t) / (np.sqrt(v_max) / np.sqrt(1 - b2**t) + eps))
+        update, state = tx.update(jnp.asarray(g, jnp.float32), state)
+        ours.append(np.asarray(update))
+    np.testing.assert_allclose(ours, expected, rtol=2e-5, atol=1e-9)
+    optax_tx = optax.amsgrad(lr, b1=b1, b2=b2, eps=eps)
+    optax_state, theirs = optax_tx.init(jnp.zeros(2)), []
+    for g in grads:
+        update, optax_state = optax_tx.update(jnp.asarray(g, jnp.float32), optax_state)
+        theirs.append(np.asarray(update))
+    assert abs(theirs[-1][0]) < 0.5 * abs(ours[-1][0])  # optax keeps the first step's estimate
+    same = jax.tree_util.tree_structure
+    assert same(state) == same(optax_state)

@@ -153,3 +153,13 @@ def test_dd_beta_figure_tabulates_each_prior_and_beta_over_seeds(tmp_path):
                          timeout=120)  # fmt: skip
     assert res.returncode == 2 and str(dirs[0]) in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_pinwheel_balance_prints_a_row_per_optimiser_and_setting(tmp_path):
+    args = ["-m", "experiments.tools.pinwheel_balance", "--seeds=0", f"--data_dir={tmp_path}"]
+    rows = _run([*args, "--optimizers=amsgrad_torch"], timeout=300)
+    assert [r["setting"] for r in rows] == ["beta=0, alpha=1", "beta=1, alpha=0"]
+    assert all(r["optimizer"] == "amsgrad_torch" and 0 <= r["balance"][0] <= 1 for r in rows)
+    res = subprocess.run([sys.executable, *args, "--optimizers=adamw"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "amsgrad_torch" in res.stderr  # names the known ones

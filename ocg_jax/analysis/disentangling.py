@@ -160,3 +160,28 @@ def disentanglement_evaluation(
             "chance": "the same scores of codes drawn from N(0, I), of the encodings' shape",
         }
     return result
+
+
+def pinwheel_balances(config, seeds, data_dir=None) -> list[float]:
+    """Per seed, the ``component_balance`` of the 400 pinwheel test encodings (posterior
+    means, each assigned to its likeliest prior component) after ``config.num_steps``
+    full-batch steps of ``config``'s recipe from ``PRNGKey(seed)`` (the pinwheel configs:
+    one batch of all 400 training points, in a fixed order)."""
+    from ocg_jax.models.registry import get_model
+    from ocg_jax.train.recipes import build
+
+    points = lambda split: load_examples(load_source("pinwheel", None, split, data_dir), 400)
+    train, test = points("train")["point"], points("test")["point"]
+    model = get_model(config.model)
+    recipe = build(model, config)
+    step = jax.jit(recipe.train_step)
+    out = []
+    for seed in seeds:
+        state = recipe.init(jax.random.PRNGKey(seed))
+        for _ in range(config.num_steps):
+            state, _ = step(state, {"point": train})
+        v = {"params": state.params}
+        means = model.net.apply(v, test, method=DDNet.encode)[0]
+        log_p = np.asarray(model.prior(v).component_log_probs(means))  # [400, components]
+        out.append(float(component_balance(np.argmax(log_p, -1), log_p.shape[-1])))
+    return out

@@ -8,6 +8,8 @@ gives each group ``group_settings(config, group)``: ``config.optim`` with that
 group's overrides.
 """
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -22,7 +24,33 @@ DEFAULTS = {
     "weight_decay": 0.0,
     "grad_clip_norm": 0.0,
 }
-NAMES = ("adam", "amsgrad", "rmsprop", "sgd")
+NAMES = ("adam", "amsgrad", "amsgrad_torch", "rmsprop", "sgd")
+
+
+def torch_amsgrad(learning_rate: float, b1: float, b2: float, eps: float):
+    """PyTorch's ``Adam(amsgrad=True)``: the running maximum of the *raw* second moment,
+    bias-corrected after the maximum.  ``optax.amsgrad`` takes the maximum of the
+    bias-corrected moment instead, so the first steps' large estimates bound every later
+    step.  The state is ``optax.amsgrad``'s (same fields), so checkpoints carry over."""
+
+    def init_fn(params):
+        zeros = lambda: optax.tree.zeros_like(params)
+        return optax.ScaleByAmsgradState(jnp.zeros([], jnp.int32), zeros(), zeros(), zeros())
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = optax.tree.update_moment(updates, state.mu, b1, 1)
+        nu = optax.tree.update_moment_per_elem_norm(updates, state.nu, b2, 2)
+        count = optax.safe_increment(state.count)
+        nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
+        mu_hat = optax.tree.bias_correction(mu, b1, count)
+        nu_hat = optax.tree.bias_correction(nu_max, b2, count)
+        out = jax.tree.map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
+        return out, optax.ScaleByAmsgradState(count, mu, nu, nu_max)
+
+    return optax.chain(
+        optax.GradientTransformation(init_fn, update_fn), optax.scale(-learning_rate)
+    )
 
 
 def _as_dict(block) -> dict:
@@ -45,8 +73,10 @@ def make_optimizer(block) -> optax.GradientTransformation:
     o = {**DEFAULTS, **given}
     if o["name"] == "adam":
         tx = optax.adam(o["learning_rate"], b1=o["b1"], b2=o["b2"], eps=o["eps"])
-    elif o["name"] == "amsgrad":  # PyTorch's Adam(amsgrad=True)
+    elif o["name"] == "amsgrad":  # optax's: the maximum of the bias-corrected second moment
         tx = optax.amsgrad(o["learning_rate"], b1=o["b1"], b2=o["b2"], eps=o["eps"])
+    elif o["name"] == "amsgrad_torch":  # PyTorch's Adam(amsgrad=True), the originals' optimiser
+        tx = torch_amsgrad(o["learning_rate"], b1=o["b1"], b2=o["b2"], eps=o["eps"])
     elif o["name"] == "rmsprop":
         # torch's RMSprop (the original MONet's): eps outside the square root
         tx = optax.rmsprop(o["learning_rate"], decay=o["decay"], eps=o["eps"], eps_in_sqrt=False)
