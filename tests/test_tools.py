@@ -104,11 +104,12 @@ def test_notebook_outputs_tool_names_a_missing_notebook():
     assert done.returncode == 2 and "nothing.ipynb" in done.stderr and not done.stdout
 
 
-def _dd_run(root: Path, prior: str, beta: float, seed: int, score: float) -> Path:
+def _dd_run(root: Path, prior: str, beta: float, seed: int, score: float, opt="amsgrad") -> Path:
     """A run directory as experiments.train and evaluate leave it (the parts the figure reads)."""
     d = root / f"{prior}_beta{beta:g}" / f"seed_{seed}"
     d.mkdir(parents=True)
-    cfg = {"model": {"prior": {"name": prior}}, "beta": beta, "alpha": 0.0, "seed": seed}
+    cfg = {"model": {"prior": {"name": prior}}, "beta": beta, "alpha": 0.0, "seed": seed,
+           "optim": {"name": opt}}  # fmt: skip
     dis = {"disentanglement_score": score, "factor_vae_eval_accuracy": score / 2,
            "mig": score / 10, "dci_disentanglement": score / 5, "protocols": {},
            "chance": {"disentanglement_score": 0.25 + seed / 100, "factor_vae_eval_accuracy": 0.2,
@@ -155,11 +156,40 @@ def test_dd_beta_figure_tabulates_each_prior_and_beta_over_seeds(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
+def test_dd_beta_figure_keeps_a_sweep_in_its_records_file(tmp_path):
+    from experiments.tools.dd_beta_figure import load_sweep, merge_records, to_markdown
+
+    first = [_dd_run(tmp_path / "a", "isotropic", b, 0, 0.5) for b in (1.0, 4.0)]
+    records = tmp_path / "sweep.jsonl"
+    merge_records(records, load_sweep(first))  # a session records its runs; they are deleted
+    later = _dd_run(tmp_path / "b", "isotropic", 4.0, 0, 0.7)  # the same cell and seed, rerun
+    merged = merge_records(records, load_sweep([later]))
+    assert [(r["beta"], r["disentanglement_score"]) for r in merged] == [(1.0, 0.5), (4.0, 0.7)]
+    assert len(records.read_text().splitlines()) == 2
+    # the table from the file alone, as from the runs themselves
+    res = subprocess.run([sys.executable, "-m", "experiments.tools.dd_beta_figure",
+                          f"--records={records}"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.rstrip("\n") == to_markdown(merged).rstrip("\n")
+    other = _dd_run(tmp_path / "c", "isotropic", 2.0, 0, 0.6, opt="amsgrad_torch")
+    with pytest.raises(ValueError, match="mixes the optimisers"):
+        merge_records(records, load_sweep([other]))
+    assert len(records.read_text().splitlines()) == 2  # refused: the file unchanged
+    records.write_text(records.read_text() + "not json\n")
+    with pytest.raises(ValueError, match="line 3 is not a run record"):
+        merge_records(records, [])
+
+
 def test_pinwheel_balance_prints_a_row_per_optimiser_and_setting(tmp_path):
+    import numpy as np
+
     args = ["-m", "experiments.tools.pinwheel_balance", "--seeds=0", f"--data_dir={tmp_path}"]
     rows = _run([*args, "--optimizers=amsgrad_torch"], timeout=300)
     assert [r["setting"] for r in rows] == ["beta=0, alpha=1", "beta=1, alpha=0"]
-    assert all(r["optimizer"] == "amsgrad_torch" and 0 <= r["balance"][0] <= 1 for r in rows)
+    for r in rows:
+        assert r["optimizer"] == "amsgrad_torch" and 0 <= r["component_balance"][0] <= 1
+        assert 1 <= r["components_used"][0] <= 4 and np.isfinite(r["prior_log_likelihood_mean"])
     res = subprocess.run([sys.executable, *args, "--optimizers=adamw"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert res.returncode == 2 and "amsgrad_torch" in res.stderr  # names the known ones

@@ -1,7 +1,7 @@
 r"""The paper's dSprites figure: disentanglement against beta, one line per prior, over seeds.
 
     python -m experiments.tools.dd_beta_figure runs/dd_sweep/*/seed_* \
-        [--out=docs/figures/dd_score_vs_beta]
+        [--out=docs/figures/dd_score_vs_beta] [--records=docs/figures/dd_score_vs_beta.jsonl]
 
 Reads each run's ``config.json`` (prior and beta) and ``eval.json`` (from
 ``experiments.evaluate --evaluators=scores,disentanglement``), and writes ``OUT.md`` (a
@@ -9,6 +9,11 @@ row per run, then mean ± std per prior and beta, and of the codes drawn from N(
 that ``evaluate`` scores beside each run) and ``OUT.png`` (the score of Mathieu et al.,
 Kim & Mnih's accuracy, MIG and DCI disentanglement against beta: mean, with the std over
 seeds as bars and each seed as a dot; N(0, I) codes dashed).  Prints the Markdown.
+
+A sweep outlives its run directories through ``--records``: a JSON line per run, read
+first where the file exists, joined by the runs given (a run replaces the record of the
+same optimiser, prior, beta and seed) and written back, so a sweep can span sessions and
+machines.  Records of different optimisers are not pooled: give each sweep its own file.
 """
 
 import json
@@ -20,6 +25,7 @@ from absl import flags
 from experiments import cli
 
 _OUT = flags.DEFINE_string("out", None, "prefix for the .md and .png files (None: print only)")
+_RECORDS = flags.DEFINE_string("records", None, "JSON lines of runs, read and updated")
 
 #: (eval.json ``disentanglement`` key, column / panel title)
 METRICS = (
@@ -45,12 +51,42 @@ def load_sweep(dirs) -> list[dict]:
             fix = f"experiments.evaluate --workdir={d} --evaluators=scores,disentanglement"
             raise ValueError(f"{d}/eval.json has no disentanglement scores: run {fix}")
         records.append({
+            "optimiser": cfg["optim"]["name"], "workdir": str(d),
             "prior": cfg["model"]["prior"]["name"], "beta": float(cfg["beta"]),
             "alpha": float(cfg.get("alpha", 0.0)), "seed": cfg["seed"], "step": ev["step"],
             "elbo": ev["metrics"]["elbo"], **{k: dis[k] for k, _ in METRICS},
             "chance": dis.get("chance", {}),
         })  # fmt: skip
     return sorted(records, key=lambda r: (r["prior"], r["beta"], r["seed"]))
+
+
+def _key(r: dict) -> tuple:
+    return r["optimiser"], r["prior"], r["beta"], r["seed"]
+
+
+def one_optimiser(records: list[dict], where: str) -> None:
+    """Raise unless every record trained with one optimiser (a sweep pools seeds, not those)."""
+    optimisers = sorted({r["optimiser"] for r in records})
+    if len(optimisers) > 1:
+        raise ValueError(f"{where} mixes the optimisers {optimisers}: one sweep at a time")
+
+
+def merge_records(path: Path, records: list[dict]) -> list[dict]:
+    """The records in the JSON-lines file ``path`` (if it exists) joined by ``records`` (which
+    replace those of the same optimiser, prior, beta and seed); writes the union back."""
+    kept = {}
+    if path.exists():
+        for i, line in enumerate(path.read_text().splitlines()):
+            try:
+                r = json.loads(line)
+                kept[_key(r)] = r
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise ValueError(f"{path} line {i + 1} is not a run record ({e!r})") from None
+    kept.update({_key(r): r for r in records})
+    out = sorted(kept.values(), key=lambda r: (r["prior"], r["beta"], r["seed"]))
+    one_optimiser(out, str(path))
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in out))
+    return out
 
 
 def cells(records: list[dict]) -> dict[tuple[str, float], list[dict]]:
@@ -136,11 +172,16 @@ def figure(records: list[dict]) -> np.ndarray:
 
 
 def main(argv):
-    if len(argv) < 2:
+    if len(argv) < 2 and not _RECORDS.value:
         raise cli.UsageError("give the run directories, e.g. runs/dd_sweep/*/seed_*")
     from ocg_jax import viz
 
     records = load_sweep(argv[1:])
+    one_optimiser(records, "the runs given")
+    if _RECORDS.value:
+        records = merge_records(Path(_RECORDS.value), records)
+    if not records:
+        raise cli.UsageError(f"{_RECORDS.value} holds no runs: give the run directories")
     text = to_markdown(records)
     print(text)
     if _OUT.value:
