@@ -354,15 +354,16 @@ def test_pinwheel_decomposition_uses_every_prior_cluster(data_dir):
     """The paper's demonstration, 500 full-batch steps of the configs' recipes, seeds 0-3 (the
     launcher path is the notebook's and the next test's): with (beta=0, alpha=1) the test
     encodings spread over all 4 components of the mixture prior in every seed; with
-    (beta=1, alpha=0) components stay empty in some."""
+    (beta=1, alpha=0) components stay empty in some (docs/disentangling.md: 8 seeds)."""
     from experiments.configs import dd_pinwheel
     from ocg_jax.analysis.disentangling import pinwheel_balances
 
     balance = {
         v: pinwheel_balances(dd_pinwheel.get_config(v), range(4), data_dir) for v in ("", "vae")
     }
-    assert np.mean(balance[""]) > 0.85, balance  # 4 seeds; the worst measured 0.77
-    assert np.mean(balance[""]) > np.mean(balance["vae"]) + 0.2, balance
+    # measured (amsgrad_torch): 1.0, 0.90, 1.0, 1.0 against 1.0, 0.50, 1.0, 0.51
+    assert np.mean(balance[""]) > 0.9 and min(balance[""]) > 0.75, balance
+    assert np.mean(balance[""]) > np.mean(balance["vae"]) + 0.15, balance
 
 
 def test_dsprites_quick_run_is_scored_and_drawn(tmp_path, data_dir):

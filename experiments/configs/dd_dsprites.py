@@ -44,8 +44,8 @@ def dd_config(dataset: str, data_config: str) -> ml_collections.ConfigDict:
     (the ``elbo`` recipe's batch regulariser ``divergence``), ``model.prior`` and
     ``model.divergence``; ``--config.alpha=A`` sets the regulariser's weight."""
     c = base_config()
-    # optax's amsgrad; the original's is PyTorch's, "amsgrad_torch" (docs/disentangling.md)
-    c.optim.name = "amsgrad"
+    # the original's PyTorch Adam(amsgrad=True); optax's form is "amsgrad" (docs/disentangling.md)
+    c.optim.name = "amsgrad_torch"
     c.beta = 1.0
     c.alpha = 0.0
     c.regularizers = ml_collections.ConfigDict({"divergence": c.get_ref("alpha")})

@@ -138,11 +138,7 @@ def disentanglement_evaluation(
         "hoyer": hoyer_sparsity(codes),
     }
     if run.model.net.prior_spec.name == "mixture":
-        mix = prior.component_log_probs(codes)  # [N, K] log w_k + log p_k(z)
-        k = mix.shape[-1]
-        usage = np.bincount(np.argmax(np.asarray(mix), -1), minlength=k) / n
-        result["component_balance"] = component_balance(np.argmax(np.asarray(mix), -1), k)
-        result["components_used"] = int(np.sum(usage >= 0.05))
+        result.update(mixture_usage(prior.component_log_probs(codes)))
     if "factors" in ex:
         student_t_df = spec.df if (spec := run.model.net.prior_spec).name == "student_t" else None
         scores = functools.partial(factor_scores, factors=ex["factors"], num_votes=num_votes,
@@ -162,11 +158,22 @@ def disentanglement_evaluation(
     return result
 
 
-def pinwheel_balances(config, seeds, data_dir=None) -> list[float]:
-    """Per seed, the ``component_balance`` of the 400 pinwheel test encodings (posterior
-    means, each assigned to its likeliest prior component) after ``config.num_steps``
-    full-batch steps of ``config``'s recipe from ``PRNGKey(seed)`` (the pinwheel configs:
-    one batch of all 400 training points, in a fixed order)."""
+def mixture_usage(component_log_probs) -> dict:
+    """``component_balance`` and ``components_used`` (given at least 5%) of encodings, each
+    assigned to its likeliest prior component; ``component_log_probs``: ``[N, K]``
+    log w_k + log p_k(z)."""
+    assigned = np.argmax(np.asarray(component_log_probs), -1)
+    k = component_log_probs.shape[-1]
+    usage = np.bincount(assigned, minlength=k) / len(assigned)
+    return {"component_balance": component_balance(assigned, k),
+            "components_used": int(np.sum(usage >= 0.05))}  # fmt: skip
+
+
+def pinwheel_scores(config, seeds, data_dir=None) -> list[dict]:
+    """Per seed, ``mixture_usage`` and ``prior_log_likelihood`` (mean log p(z)) of the 400
+    pinwheel test encodings (posterior means) after ``config.num_steps`` full-batch steps of
+    ``config``'s recipe from ``PRNGKey(seed)`` (the pinwheel configs: one batch of all 400
+    training points, in a fixed order)."""
     from ocg_jax.models.registry import get_model
     from ocg_jax.train.recipes import build
 
@@ -182,6 +189,14 @@ def pinwheel_balances(config, seeds, data_dir=None) -> list[float]:
             state, _ = step(state, {"point": train})
         v = {"params": state.params}
         means = model.net.apply(v, test, method=DDNet.encode)[0]
-        log_p = np.asarray(model.prior(v).component_log_probs(means))  # [400, components]
-        out.append(float(component_balance(np.argmax(log_p, -1), log_p.shape[-1])))
+        prior = model.prior(v)
+        log_p = float(np.mean(np.asarray(prior.log_prob(means))))
+        out.append(
+            {**mixture_usage(prior.component_log_probs(means)), "prior_log_likelihood": log_p}
+        )
     return out
+
+
+def pinwheel_balances(config, seeds, data_dir=None) -> list[float]:
+    """``pinwheel_scores``' component balance per seed."""
+    return [s["component_balance"] for s in pinwheel_scores(config, seeds, data_dir)]
