@@ -193,3 +193,33 @@ def test_pinwheel_balance_prints_a_row_per_optimiser_and_setting(tmp_path):
     res = subprocess.run([sys.executable, *args, "--optimizers=adamw"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert res.returncode == 2 and "amsgrad_torch" in res.stderr  # names the known ones
+
+
+def test_colab_links_write_the_badge_and_repo_url_once(tmp_path):
+    import shutil
+
+    import nbformat
+
+    for name in ("air.ipynb", "redo.ipynb"):
+        shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    before = nbformat.read(tmp_path / "air.ipynb", as_version=4)
+    args = ["-m", "experiments.tools.colab_links", str(tmp_path / "air.ipynb"),
+            str(tmp_path / "redo.ipynb")]  # fmt: skip
+    for repo in ("someone/old", "someone/ocg_jax"):  # a second run replaces the first's
+        res = subprocess.run([sys.executable, *args, f"--repo={repo}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert res.returncode == 0, res.stderr[-2000:]
+    nb = nbformat.read(tmp_path / "air.ipynb", as_version=4)
+    url = "https://colab.research.google.com/github/someone/ocg_jax/blob/main/notebooks/air.ipynb"
+    title = nb.cells[0].source
+    assert title.startswith("[![Open In Colab](") and title.count("Open In Colab") == 1
+    assert f"]({url})\n\n# AIR" in title and "someone/old" not in title
+    assert 'REPO_URL = "https://github.com/someone/ocg_jax"  # the git URL' in nb.cells[1].source
+    # nothing else changed: the other cells and their outputs
+    assert title.split("\n\n", 1)[1] == before.cells[0].source
+    assert [c.get("outputs") for c in nb.cells[2:]] == [c.get("outputs") for c in before.cells[2:]]
+    assert [c.source for c in nb.cells[2:]] == [c.source for c in before.cells[2:]]
+    res = subprocess.run([sys.executable, *args, "--repo=not a repo"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 2 and "OWNER/NAME" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
