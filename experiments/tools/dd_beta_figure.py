@@ -1,7 +1,8 @@
 r"""The paper's dSprites figure: disentanglement against beta, one line per prior, over seeds.
 
     python -m experiments.tools.dd_beta_figure runs/dd_sweep/*/seed_* \
-        [--out=docs/figures/dd_score_vs_beta] [--records=docs/figures/dd_score_vs_beta.jsonl]
+        [--out=docs/figures/dd_score_vs_beta_amsgrad_torch] \
+        [--records=docs/figures/dd_score_vs_beta_amsgrad_torch.jsonl]
 
 Reads each run's ``config.json`` (prior and beta) and ``eval.json`` (from
 ``experiments.evaluate --evaluators=scores,disentanglement``), and writes ``OUT.md`` (a
