@@ -62,7 +62,7 @@ NEEDS_TORCH = "this tool times PyTorch code: pip install torch first"
 def test_torch_tools_time_a_step_or_say_they_need_torch():
     """With torch, the GENESIS step is timed and the others parse their flags; without it,
     each says in one line what to install."""
-    tools = ["torch_reference.py", "torch_redo.py", "torch_air.py"]
+    tools = ["torch_reference.py", "torch_redo.py", "torch_air.py", "torch_dd.py"]
     for tool in tools:
         args = ["--batch_size=2", "--steps=1", "--warmup=0"] if tool == tools[0] else ["--help"]
         res = subprocess.run([sys.executable, f"experiments/tools/{tool}", *args], cwd=ROOT,
