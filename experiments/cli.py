@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from ocg_jax.platform.hugepages import reexec_with_huge_pages
 
@@ -115,7 +115,7 @@ def run(main, *, huge_pages: bool = True) -> None:
         check_config(sys.argv)  # before the re-exec: a mistake is said at once
         if huge_pages:
             reexec_with_huge_pages()
-        app.run(main)
+        app.run(_quiet(main))
     except SystemExit as e:  # absl ends --help with status 1; asking for help is no error
         asked = any(a in _HELP for a in sys.argv[1:])
         sys.exit(0 if asked and e.code == 1 else e.code)
@@ -125,6 +125,18 @@ def run(main, *, huge_pages: bool = True) -> None:
         if show or not _raised_by_us(e):
             raise
         _fail(e.args[0] if isinstance(e, KeyError) and e.args else e)
+
+
+def _quiet(main):
+    """``main`` with absl's log at WARNING unless ``--verbosity`` is given: JAX's backend
+    probe and orbax's file operations log at INFO, noise to someone reading the output."""
+
+    def quiet_main(argv):
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)
+        return main(argv)
+
+    return quiet_main
 
 
 def _fail(message) -> None:

@@ -6,7 +6,7 @@ python -m experiments.evaluate --workdir=runs/genesis [--num_images=320 --split=
 
 import json
 
-from absl import flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -70,7 +70,6 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from ocg_jax.analysis.evaluation import evaluate_run, format_table
     from ocg_jax.analysis.runs import load_run
 

@@ -16,7 +16,7 @@ area error of the segmentations) and WORKDIR/inversion.png (real images, each
 reconstruction, each beside its segmentation).
 """
 
-from absl import flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -57,7 +57,6 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from ocg_jax.analysis.inversion import format_report, run_inversion
     from ocg_jax.analysis.runs import load_run
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from absl import flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -106,7 +106,6 @@ def samples_figure(workdirs: dict, num: int = 8) -> np.ndarray:
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from ocg_jax import viz
     from ocg_jax.analysis.compare import side_by_side
 

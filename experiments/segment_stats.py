@@ -10,7 +10,7 @@ segmenter never trained on them) and WORKDIR/segment_stats.png (the histogram);
 class maps the first time and cached.
 """
 
-from absl import flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -30,7 +30,6 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from ocg_jax.analysis.runs import load_run
     from ocg_jax.analysis.segment_stats import format_report, run_segment_stats
 

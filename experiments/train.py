@@ -8,7 +8,7 @@ r"""Train a model from a config file.
 
 import sys
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
@@ -22,7 +22,6 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)  # orbax logs every file operation at INFO
     from ocg_jax.train.resume import completed_step
 
     done = completed_step(_WORKDIR.value, _CONFIG.value)  # said before JAX starts: ~0.5 s

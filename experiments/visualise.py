@@ -4,7 +4,7 @@ generated component by component; PNGs in DIR/pictures and in TensorBoard.
     python -m experiments.visualise --workdir=runs/genesis [--num=8 --checkpoint_step=N]
 """
 
-from absl import flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -21,7 +21,6 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from ocg_jax.analysis.pictures import make_pictures, write_pictures
     from ocg_jax.analysis.runs import load_run
 

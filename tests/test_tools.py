@@ -185,7 +185,12 @@ def test_pinwheel_balance_prints_a_row_per_optimiser_and_setting(tmp_path):
     import numpy as np
 
     args = ["-m", "experiments.tools.pinwheel_balance", "--seeds=0", f"--data_dir={tmp_path}"]
-    rows = _run([*args, "--optimizers=amsgrad_torch"], timeout=300)
+    res = subprocess.run([sys.executable, *args, "--optimizers=amsgrad_torch"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    # absl's log stays at WARNING (JAX's backend probe logs at INFO, as "I1206 ...")
+    assert not [x for x in res.stderr.splitlines() if x[:1] == "I" and x[1:5].isdigit()], res.stderr
+    rows = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
     assert [r["setting"] for r in rows] == ["beta=0, alpha=1", "beta=1, alpha=0"]
     for r in rows:
         assert r["optimizer"] == "amsgrad_torch" and 0 <= r["component_balance"][0] <= 1

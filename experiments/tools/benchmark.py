@@ -17,7 +17,7 @@ import json
 import os
 import resource
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
@@ -32,7 +32,6 @@ flags.mark_flags_as_required(["config"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     from experiments.tools.timing import machine_info, time_loop, time_train_step
 
     config = _CONFIG.value

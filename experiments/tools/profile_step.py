@@ -19,7 +19,7 @@ import re
 import tempfile
 import time
 
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from experiments import cli
@@ -44,7 +44,6 @@ def _op_info(hlo: str) -> dict[str, tuple[str, str]]:
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme=true"
     ).strip()

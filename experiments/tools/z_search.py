@@ -14,7 +14,7 @@ draw of the starting codes, with each form's mean final loss and seconds.
 import json
 import time
 
-from absl import flags, logging
+from absl import flags
 
 from experiments import cli
 
@@ -27,7 +27,6 @@ flags.mark_flags_as_required(["workdir"])
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.WARNING)
     import jax
     import numpy as np
 
