@@ -58,11 +58,15 @@ def load_sweep(dirs) -> list[dict]:
             "elbo": ev["metrics"]["elbo"], **{k: dis[k] for k, _ in METRICS},
             "chance": dis.get("chance", {}),
         })  # fmt: skip
-    return sorted(records, key=lambda r: (r["prior"], r["beta"], r["seed"]))
+    return sorted(records, key=_cell_order)
+
+
+def _cell_order(r: dict) -> tuple:
+    return r["prior"], r["beta"], r["seed"]
 
 
 def _key(r: dict) -> tuple:
-    return r["optimiser"], r["prior"], r["beta"], r["seed"]
+    return r["optimiser"], *_cell_order(r)
 
 
 def one_optimiser(records: list[dict], where: str) -> None:
@@ -84,7 +88,7 @@ def merge_records(path: Path, records: list[dict]) -> list[dict]:
             except (json.JSONDecodeError, KeyError, TypeError) as e:
                 raise ValueError(f"{path} line {i + 1} is not a run record ({e!r})") from None
     kept.update({_key(r): r for r in records})
-    out = sorted(kept.values(), key=lambda r: (r["prior"], r["beta"], r["seed"]))
+    out = sorted(kept.values(), key=_cell_order)
     one_optimiser(out, str(path))
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in out))
     return out

@@ -195,8 +195,3 @@ def pinwheel_scores(config, seeds, data_dir=None) -> list[dict]:
             {**mixture_usage(prior.component_log_probs(means)), "prior_log_likelihood": log_p}
         )
     return out
-
-
-def pinwheel_balances(config, seeds, data_dir=None) -> list[float]:
-    """``pinwheel_scores``' component balance per seed."""
-    return [s["component_balance"] for s in pinwheel_scores(config, seeds, data_dir)]
